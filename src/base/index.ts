@@ -1,0 +1,2 @@
+// Public API of base/: leaf utilities every other layer may use.
+export * from "./errno.js";
