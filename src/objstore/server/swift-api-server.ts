@@ -1,0 +1,560 @@
+// SwiftApiServer: an embedded HTTP server speaking the OpenStack Swift API subset proxyfs uses
+// (account/container/object CRUD, metadata, listings in plain/json/xml, single ranges, chunked PUT,
+// If-None-Match: *) plus tempauth-compatible GET /auth/v1.0. It serves DiskObjectStore per account
+// (or MemoryObjectStore without a directory), so durability rules are those of the store: a 201
+// is sent only after the bytes, metadata and directory entry are fsync'd.
+//
+// URL forms accepted: /v1/<account>/..., /v1.0/<account>/... and /proxyfs/<account>/... (the
+// pfsagentd "bypass" form; treated exactly like /v1 here). Paths are never normalised: an
+// object may be called "..". Every request except auth, /info and /healthcheck needs a valid
+// token for the account in the path.
+//
+// Status codes, headers and bodies follow what Swift 2.30 sends (checked by the differential test
+// against a real SAIO), e.g. 204 for an empty plain listing, 202 for PUT of an existing container,
+// 412 for names that are not UTF-8 or contain NUL, 400 for over-long names.
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import type { ContainerEntry, Metadata, ObjectEntry, ObjectInfo, ObjectStore } from "../object-store.js";
+import { LIMITS } from "../object-store.js";
+import { ObjectStoreError, statusForCode } from "../object-store-error.js";
+import { MemoryObjectStore } from "../memory/memory-object-store.js";
+import { DiskObjectStore } from "../disk/disk-object-store.js";
+import { DirSync } from "../disk/dir-sync.js";
+import { fileNameFor } from "../disk/object-file.js";
+import { parseRangeHeader } from "../byte-range.js";
+import { ticksToLastModified, normalToTicks } from "../swift-time.js";
+import { guessContentType } from "./content-type.js";
+import { swiftErrorBody } from "./error-body.js";
+import { decodePathSegment } from "./path.js";
+
+export interface SwiftUser {
+  /** The part before ':' in the user name ("test" in test:tester). */
+  account: string;
+  user: string;
+  key: string;
+  /** Swift account served to this user; default "AUTH_" + account. */
+  accountName?: string;
+}
+
+export interface SwiftApiServerOptions {
+  /** Persist here (created if missing). Without it the server keeps everything in memory. */
+  dir?: string;
+  users: SwiftUser[];
+  host?: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Token lifetime in seconds (default 86400, as tempauth). */
+  tokenLifetimeSec?: number;
+  /** Called with a one-line description of each failed request (status >= 500). */
+  log?: (line: string) => void;
+}
+
+/** Parses "account:user:key[:accountName]" as given on the command line. */
+export function parseUserSpec(spec: string): SwiftUser {
+  const parts = spec.split(":");
+  if (parts.length < 3 || parts.length > 4 || parts.slice(0, 3).some((p) => p === "")) {
+    throw new RangeError(`User spec ${JSON.stringify(spec)} must be account:user:key[:AUTH_name]`);
+  }
+  const u: SwiftUser = { account: parts[0]!, user: parts[1]!, key: parts[2]! };
+  if (parts[3]) u.accountName = parts[3];
+  return u;
+}
+
+interface Route {
+  account: string;
+  container?: string;
+  object?: string;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message = "", readonly headers: Record<string, string> = {}) {
+    super(message);
+  }
+}
+
+const TEXT_HTML = "text/html; charset=UTF-8";
+let transCounter = 0;
+const transBase = randomBytes(8).toString("hex");
+
+function transId(): string {
+  return `tx${transBase}${(++transCounter).toString(16).padStart(13, "0")}-${Math.floor(Date.now() / 1000).toString(16).padStart(10, "0")}`;
+}
+
+/** Swift-style header name: X-Object-Meta-Some-Key. */
+function titleCase(s: string): string {
+  return s.replace(/(^|-)([a-z])/g, (_m, p: string, c: string) => p + c.toUpperCase());
+}
+
+/** JSON the way Python's json.dumps writes it (", " and ": " separators, non-ASCII escaped). */
+function pyJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(pyJson).join(", ")}]`;
+  if (v !== null && typeof v === "object") {
+    return `{${Object.entries(v).map(([k, x]) => `${pyJson(k)}: ${pyJson(x)}`).join(", ")}}`;
+  }
+  if (typeof v === "string") {
+    return JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  }
+  return JSON.stringify(v) ?? "null";
+}
+
+function xmlEscape(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+function metaFromHeaders(req: IncomingMessage, kind: "account" | "container" | "object"): Metadata {
+  const prefix = `x-${kind}-meta-`;
+  const remove = `x-remove-${kind}-meta-`;
+  const out: Metadata = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    const value = (Array.isArray(v) ? v.join(",") : v ?? "").trim();
+    if (k.startsWith(prefix)) {
+      const key = k.slice(prefix.length);
+      if (!key) throw new HttpError(400, "Metadata name cannot be empty");
+      if (kind === "object" && value === "") continue;
+      out[key] = value;
+    } else if (k.startsWith(remove) && kind !== "object") {
+      out[k.slice(remove.length)] = "";
+    }
+  }
+  return out;
+}
+
+function setMetaHeaders(res: ServerResponse, kind: string, meta: Metadata): void {
+  for (const [k, v] of Object.entries(meta)) res.setHeader(`X-${titleCase(kind)}-Meta-${titleCase(k)}`, v);
+}
+
+export class SwiftApiServer {
+  readonly #opts: SwiftApiServerOptions;
+  readonly #server: http.Server;
+  readonly #tokens = new Map<string, { account: string; expires: number }>();
+  readonly #stores = new Map<string, Promise<ObjectStore>>();
+  readonly #dirSync = new DirSync();
+  readonly #log: (line: string) => void;
+
+  private constructor(opts: SwiftApiServerOptions) {
+    this.#opts = opts;
+    this.#log = opts.log ?? (() => undefined);
+    this.#server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 75_000 }, (req, res) => {
+      void this.#handle(req, res, false);
+    });
+    this.#server.on("checkContinue", (req, res) => void this.#handle(req, res, true));
+    this.#server.on("clientError", (err, socket) => {
+      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      else socket.destroy(err);
+    });
+  }
+
+  /** Starts listening; resolves once the port is bound and every configured account is loaded. */
+  static async start(opts: SwiftApiServerOptions): Promise<SwiftApiServer> {
+    if (!Array.isArray(opts.users) || opts.users.length === 0) throw new RangeError("SwiftApiServer needs at least one user");
+    const s = new SwiftApiServer(opts);
+    for (const u of opts.users) await s.#store(u.accountName ?? `AUTH_${u.account}`);
+    await new Promise<void>((resolve, reject) => {
+      s.#server.once("error", reject);
+      s.#server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => {
+        s.#server.off("error", reject);
+        resolve();
+      });
+    });
+    return s;
+  }
+
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  /** http://host:port */
+  get url(): string {
+    const host = this.#opts.host ?? "127.0.0.1";
+    return `http://${host.includes(":") ? `[${host}]` : host}:${this.port}`;
+  }
+
+  get authUrl(): string {
+    return `${this.url}/auth/v1.0`;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+    for (const p of this.#stores.values()) await (await p).close();
+  }
+
+  #store(account: string): Promise<ObjectStore> {
+    let p = this.#stores.get(account);
+    if (!p) {
+      p = this.#opts.dir
+        ? DiskObjectStore.open({ dir: join(this.#opts.dir, "accounts", fileNameFor(account, "a")), dirSync: this.#dirSync, description: `disk(${account})` })
+        : Promise.resolve(new MemoryObjectStore({ description: `memory(${account})` }));
+      this.#stores.set(account, p);
+    }
+    return p;
+  }
+
+  // ---- request handling ----
+
+  async #handle(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
+    res.setHeader("X-Trans-Id", transId());
+    res.setHeader("X-Openstack-Request-Id", res.getHeader("X-Trans-Id")!);
+    let bodyUsed = false;
+    try {
+      const raw = req.url ?? "/";
+      const q = raw.indexOf("?");
+      const path = q < 0 ? raw : raw.slice(0, q);
+      const query = new URLSearchParams(q < 0 ? "" : raw.slice(q + 1));
+      if (path === "/auth/v1.0" || path === "/auth/v1.0/" || path === "/auth/v1" || path === "/auth/v1/") return this.#auth(req, res);
+      if (path === "/healthcheck") return this.#send(res, 200, "OK", "text/plain");
+      if (path === "/info") return this.#info(req, res);
+      const route = this.#route(path);
+      this.#checkToken(req, route.account);
+      const store = await this.#store(route.account);
+      const method = req.method ?? "GET";
+      if (route.object !== undefined) {
+        if (method === "PUT") {
+          bodyUsed = true;
+          return await this.#putObject(store, route, req, res, expectContinue);
+        }
+        return await this.#object(store, route, method, req, res, query);
+      }
+      if (route.container !== undefined) return await this.#container(store, route.container, method, req, res, query);
+      return await this.#account(store, method, req, res, query);
+    } catch (err) {
+      this.#fail(req, res, err, bodyUsed);
+    } finally {
+      if (!bodyUsed && !req.complete) req.resume();
+    }
+  }
+
+  #fail(req: IncomingMessage, res: ServerResponse, err: unknown, bodyUsed: boolean): void {
+    let status = 500;
+    let headers: Record<string, string> = {};
+    let detail = "";
+    if (err instanceof HttpError) {
+      status = err.status;
+      headers = err.headers;
+      detail = err.message;
+    } else if (err instanceof ObjectStoreError) {
+      status = err.code === "InvalidName" ? 400 : statusForCode(err.code);
+      detail = err.code === "InvalidArgument" || err.code === "InvalidName" ? err.message : "";
+      if (err.code === "Aborted" || err.code === "Network") status = 499;
+    } else {
+      this.#log(`${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`);
+    }
+    if (status >= 500) this.#log(`${req.method} ${req.url} -> ${status}: ${(err as Error)?.message ?? String(err)}`);
+    if (res.headersSent || res.destroyed || req.socket.destroyed) {
+      res.destroy();
+      return;
+    }
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    // A request body we did not read makes the connection unusable for the next request.
+    if (bodyUsed ? !req.complete : false) res.setHeader("Connection", "close");
+    if (status === 499) {
+      res.destroy();
+      return;
+    }
+    const body = detail && status === 400 ? detail : swiftErrorBody(status);
+    this.#send(res, status, req.method === "HEAD" ? "" : body, detail && status === 400 ? "text/plain" : TEXT_HTML, req.method === "HEAD" ? Buffer.byteLength(body) : undefined);
+  }
+
+  #send(res: ServerResponse, status: number, body: string | Buffer, contentType: string, headLength?: number): void {
+    const buf = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+    res.statusCode = status;
+    res.setHeader("Content-Type", contentType);
+    res.setHeader("Content-Length", headLength ?? buf.length);
+    res.end(headLength === undefined && status !== 204 && status !== 304 ? buf : undefined);
+  }
+
+  #route(path: string): Route {
+    const m = /^\/(v1|v1\.0|proxyfs)\/([^/]+)(?:\/([^/]*)(?:\/(.*))?)?$/s.exec(path);
+    if (!m) throw new HttpError(404);
+    const account = decodePathSegment(m[2]!);
+    if (account === undefined) throw new HttpError(412, "Invalid UTF8 or contains NULL");
+    const route: Route = { account };
+    if (m[3] !== undefined && m[3] !== "") {
+      const c = decodePathSegment(m[3]);
+      if (c === undefined) throw new HttpError(412, "Invalid UTF8 or contains NULL");
+      if (Buffer.byteLength(c) > LIMITS.maxContainerNameBytes) throw new HttpError(400, `Container name length of ${Buffer.byteLength(c)} longer than ${LIMITS.maxContainerNameBytes}`);
+      route.container = c;
+      if (m[4] !== undefined && m[4] !== "") {
+        const o = decodePathSegment(m[4]);
+        if (o === undefined) throw new HttpError(412, "Invalid UTF8 or contains NULL");
+        if (Buffer.byteLength(o) > LIMITS.maxObjectNameBytes) throw new HttpError(400, `Object name length of ${Buffer.byteLength(o)} longer than ${LIMITS.maxObjectNameBytes}`);
+        route.object = o;
+      }
+    } else if (m[4] !== undefined) {
+      throw new HttpError(404); // "/v1/acct//obj": no container
+    }
+    return route;
+  }
+
+  #checkToken(req: IncomingMessage, account: string): void {
+    const token = req.headers["x-auth-token"] ?? req.headers["x-storage-token"];
+    const t = typeof token === "string" ? this.#tokens.get(token) : undefined;
+    if (!t || t.expires < Date.now()) {
+      if (t) this.#tokens.delete(token as string);
+      throw new HttpError(401, "", { "Www-Authenticate": `Swift realm="${account.replace(/["\\]/g, "")}"` });
+    }
+    if (t.account !== account) throw new HttpError(403);
+  }
+
+  #auth(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== "GET" && req.method !== "HEAD") throw new HttpError(405);
+    const user = req.headers["x-auth-user"] ?? req.headers["x-storage-user"];
+    const key = req.headers["x-auth-key"] ?? req.headers["x-storage-pass"];
+    const found = this.#opts.users.find((u) => `${u.account}:${u.user}` === user && u.key === key);
+    if (!found) throw new HttpError(401, "", { "Www-Authenticate": 'Swift realm="unknown"' });
+    const account = found.accountName ?? `AUTH_${found.account}`;
+    const lifetime = this.#opts.tokenLifetimeSec ?? 86400;
+    const token = `AUTH_tk${randomBytes(16).toString("hex")}`;
+    this.#tokens.set(token, { account, expires: Date.now() + lifetime * 1000 });
+    const host = req.headers.host ?? `${this.#opts.host ?? "127.0.0.1"}:${this.port}`;
+    res.setHeader("X-Auth-Token", token);
+    res.setHeader("X-Storage-Token", token);
+    res.setHeader("X-Auth-Token-Expires", String(lifetime));
+    res.setHeader("X-Storage-Url", `http://${host}/v1/${encodeURIComponent(account)}`);
+    this.#send(res, 200, "", TEXT_HTML);
+  }
+
+  #info(_req: IncomingMessage, res: ServerResponse): void {
+    const body = pyJson({
+      swift: {
+        version: "proxyfs-objstore",
+        max_file_size: LIMITS.maxObjectSize,
+        max_meta_name_length: LIMITS.maxMetaNameLength,
+        max_meta_value_length: LIMITS.maxMetaValueLength,
+        max_meta_count: LIMITS.maxMetaCount,
+        max_meta_overall_size: LIMITS.maxMetaOverallSize,
+        max_object_name_length: LIMITS.maxObjectNameBytes,
+        max_container_name_length: LIMITS.maxContainerNameBytes,
+        container_listing_limit: LIMITS.listingLimit,
+        account_listing_limit: LIMITS.listingLimit,
+        valid_api_versions: ["v1", "v1.0"],
+      },
+      tempauth: { account_acls: false },
+    });
+    this.#send(res, 200, body, "application/json; charset=UTF-8");
+  }
+
+  // ---- account ----
+
+  async #account(store: ObjectStore, method: string, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+    if (method === "POST") {
+      await store.postAccount(metaFromHeaders(req, "account"));
+      return this.#send(res, 204, "", TEXT_HTML);
+    }
+    if (method !== "GET" && method !== "HEAD") throw new HttpError(405);
+    const info = await store.headAccount();
+    res.setHeader("X-Account-Container-Count", info.containerCount.toString());
+    res.setHeader("X-Account-Object-Count", info.objectCount.toString());
+    res.setHeader("X-Account-Bytes-Used", info.bytesUsed.toString());
+    setMetaHeaders(res, "account", info.metadata);
+    res.setHeader("Accept-Ranges", "bytes");
+    const format = this.#format(req, query);
+    if (method === "HEAD") {
+      res.setHeader("Vary", "Accept");
+      return this.#send(res, 204, "", "text/plain; charset=utf-8");
+    }
+    const entries = await store.listContainers(this.#listOptions(query));
+    this.#listing(res, format, entries.map((e) => ({ name: e.name, entry: e })), "account", (e) => {
+      const c = e as ContainerEntry;
+      return c.lastModified === "" ? { subdir: c.name } : { name: c.name, count: Number(c.count), bytes: Number(c.bytes), last_modified: c.lastModified };
+    });
+  }
+
+  #format(req: IncomingMessage, query: URLSearchParams): "json" | "xml" | "plain" {
+    const f = query.get("format")?.toLowerCase();
+    if (f === "json" || f === "xml" || f === "plain") return f;
+    const accept = req.headers.accept ?? "";
+    if (/application\/json/.test(accept)) return "json";
+    if (/(application|text)\/xml/.test(accept)) return "xml";
+    return "plain";
+  }
+
+  #listOptions(query: URLSearchParams): { prefix?: string; marker?: string; endMarker?: string; limit?: number; delimiter?: string } {
+    const o: { prefix?: string; marker?: string; endMarker?: string; limit?: number; delimiter?: string } = {};
+    for (const [param, key] of [["prefix", "prefix"], ["marker", "marker"], ["end_marker", "endMarker"], ["delimiter", "delimiter"]] as const) {
+      const v = query.get(param);
+      if (v === null || v === "") continue;
+      if (v.includes("\0") || v.includes("\uFFFD")) throw new HttpError(412, `Invalid UTF8 or contains NULL in ${param}`);
+      o[key] = v;
+    }
+    const limit = query.get("limit");
+    if (limit !== null && /^\d+$/.test(limit)) {
+      const n = Number(limit);
+      if (n > LIMITS.listingLimit) throw new HttpError(412, `Maximum limit is ${LIMITS.listingLimit}`);
+      o.limit = n;
+    }
+    return o;
+  }
+
+  #listing(res: ServerResponse, format: "json" | "xml" | "plain", items: Array<{ name: string; entry: unknown }>, kind: "account" | "container", toJson: (e: unknown) => Record<string, unknown>, containerName?: string): void {
+    if (format === "json") {
+      return this.#send(res, 200, pyJson(items.map((i) => toJson(i.entry))), "application/json; charset=utf-8");
+    }
+    if (format === "xml") {
+      const root = kind === "account" ? `<account name="${xmlEscape(containerName ?? "")}">` : `<container name="${xmlEscape(containerName ?? "")}">`;
+      const parts = items.map((i) => {
+        const j = toJson(i.entry);
+        if (typeof j["subdir"] === "string") return `<subdir name="${xmlEscape(j["subdir"] as string)}"><name>${xmlEscape(j["subdir"] as string)}</name></subdir>`;
+        const tag = kind === "account" ? "container" : "object";
+        return `<${tag}>${Object.entries(j).map(([k, v]) => `<${k}>${xmlEscape(String(v))}</${k}>`).join("")}</${tag}>`;
+      });
+      return this.#send(res, 200, `<?xml version="1.0" encoding="UTF-8"?>\n${root}${parts.join("")}</${kind}>`, "application/xml; charset=utf-8");
+    }
+    res.setHeader("Vary", "Accept");
+    if (items.length === 0) return this.#send(res, 204, "", "text/plain; charset=utf-8");
+    this.#send(res, 200, items.map((i) => `${i.name}\n`).join(""), "text/plain; charset=utf-8");
+  }
+
+  // ---- container ----
+
+  async #container(store: ObjectStore, container: string, method: string, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+    switch (method) {
+      case "PUT": {
+        const meta = metaFromHeaders(req, "container");
+        const { created } = await store.putContainer(container, { metadata: meta });
+        return this.#send(res, created ? 201 : 202, created ? "" : swiftErrorBody(202), TEXT_HTML);
+      }
+      case "POST":
+        await store.postContainer(container, metaFromHeaders(req, "container"));
+        return this.#send(res, 204, "", TEXT_HTML);
+      case "DELETE":
+        await store.deleteContainer(container);
+        return this.#send(res, 204, "", TEXT_HTML);
+      case "HEAD":
+      case "GET": {
+        const format = this.#format(req, query);
+        const opts = method === "GET" ? this.#listOptions(query) : {};
+        const info = await store.headContainer(container);
+        const entries = method === "GET" ? await store.listObjects(container, opts) : [];
+        res.setHeader("X-Container-Object-Count", info.objectCount.toString());
+        res.setHeader("X-Container-Bytes-Used", info.bytesUsed.toString());
+        res.setHeader("X-Timestamp", info.timestamp);
+        const ticks = normalToTicks(info.timestamp);
+        if (ticks !== undefined) res.setHeader("Last-Modified", ticksToLastModified(ticks).toUTCString());
+        res.setHeader("Accept-Ranges", "bytes");
+        res.setHeader("X-Storage-Policy", "Policy-0");
+        setMetaHeaders(res, "container", info.metadata);
+        if (method === "HEAD") {
+          res.setHeader("Vary", "Accept");
+          return this.#send(res, 204, "", "text/plain; charset=utf-8");
+        }
+        return this.#listing(res, format, entries.map((e) => ({ name: e.kind === "object" ? e.name : e.subdir, entry: e })), "container", (e) => {
+          const o = e as ObjectEntry;
+          return o.kind === "subdir" ? { subdir: o.subdir } : { bytes: o.bytes, hash: o.hash, name: o.name, content_type: o.contentType, last_modified: o.lastModified };
+        }, container);
+      }
+      default:
+        throw new HttpError(405);
+    }
+  }
+
+  // ---- object ----
+
+  #objectHeaders(res: ServerResponse, info: ObjectInfo): void {
+    res.setHeader("Content-Type", info.contentType);
+    setMetaHeaders(res, "object", info.metadata);
+    res.setHeader("Etag", info.etag);
+    res.setHeader("Last-Modified", info.lastModified.toUTCString());
+    res.setHeader("X-Timestamp", info.timestamp);
+    res.setHeader("Accept-Ranges", "bytes");
+  }
+
+  async #object(store: ObjectStore, route: Route, method: string, req: IncomingMessage, res: ServerResponse, _query: URLSearchParams): Promise<void> {
+    const c = route.container!;
+    const o = route.object!;
+    switch (method) {
+      case "HEAD": {
+        const info = await store.headObject(c, o);
+        this.#objectHeaders(res, info);
+        res.statusCode = 200;
+        res.setHeader("Content-Length", info.size);
+        res.end();
+        return;
+      }
+      case "GET": {
+        const range = parseRangeHeader(req.headers.range);
+        let r;
+        try {
+          r = await store.getObjectStream(c, o, range ? { range } : {});
+        } catch (err) {
+          if (ObjectStoreError.is(err, "RangeNotSatisfiable")) {
+            const info = await store.headObject(c, o);
+            this.#objectHeaders(res, info);
+            throw new HttpError(416, "", { "Content-Range": `bytes */${info.size}` });
+          }
+          throw err;
+        }
+        this.#objectHeaders(res, r.info);
+        if (r.range) {
+          res.statusCode = 206;
+          res.setHeader("Content-Range", `bytes ${r.range.start}-${r.range.end}/${r.info.size}`);
+          res.setHeader("Content-Length", r.range.end - r.range.start + 1);
+        } else {
+          res.statusCode = 200;
+          res.setHeader("Content-Length", r.info.size);
+        }
+        try {
+          await pipeline(r.body, res);
+        } catch {
+          res.destroy(); // client went away or the read failed; headers are already out
+        }
+        return;
+      }
+      case "POST":
+        await store.postObject(c, o, metaFromHeaders(req, "object"));
+        return this.#send(res, 202, swiftErrorBody(202), TEXT_HTML);
+      case "DELETE":
+        await store.deleteObject(c, o);
+        return this.#send(res, 204, "", TEXT_HTML);
+      default:
+        throw new HttpError(405);
+    }
+  }
+
+  /** The request body; a client that goes away mid-body surfaces as ObjectStoreError Network. */
+  async *#body(req: IncomingMessage): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of req) yield chunk as Buffer;
+    } catch (err) {
+      throw new ObjectStoreError("Network", `Client disconnected during PUT: ${(err as Error).message}`, { cause: err });
+    }
+    if (!req.complete) throw new ObjectStoreError("Network", "Client disconnected during PUT");
+  }
+
+  async #putObject(store: ObjectStore, route: Route, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
+    const c = route.container!;
+    const o = route.object!;
+    const te = req.headers["transfer-encoding"];
+    const cl = req.headers["content-length"];
+    if (te !== undefined && te.toLowerCase() !== "chunked") throw new HttpError(501, `Unsupported Transfer-Encoding ${te}`);
+    if (te === undefined && cl === undefined) throw new HttpError(411);
+    const length = cl !== undefined && te === undefined ? Number(cl) : undefined;
+    if (length !== undefined && length > LIMITS.maxObjectSize) throw new HttpError(413);
+    const meta = metaFromHeaders(req, "object");
+    const ifNoneMatch = req.headers["if-none-match"];
+    if (ifNoneMatch !== undefined && ifNoneMatch !== "*") throw new HttpError(400, "If-None-Match only supports *");
+    const etag = req.headers["etag"]?.replace(/"/g, "");
+    // Answer errors that need no body before the client sends it (Expect: 100-continue).
+    await store.headContainer(c);
+    if (ifNoneMatch === "*") {
+      const exists = await store.headObject(c, o).then(() => true, (err) => (ObjectStoreError.is(err, "NotFound") ? false : Promise.reject(err)));
+      if (exists) throw new HttpError(412);
+    }
+    if (expectContinue) res.writeContinue();
+    const result = await store.putObject(c, o, () => this.#body(req), {
+      ...(length !== undefined ? { contentLength: length } : {}),
+      contentType: req.headers["content-type"] ?? guessContentType(o),
+      metadata: meta,
+      ...(ifNoneMatch === "*" ? { ifNoneMatch: "*" as const } : {}),
+      ...(etag ? { etag } : {}),
+    });
+    res.setHeader("Etag", result.etag);
+    res.setHeader("Last-Modified", result.lastModified.toUTCString());
+    this.#send(res, 201, "", TEXT_HTML);
+  }
+}
