@@ -25,10 +25,20 @@ export interface FuseMount {
   readonly ready: Promise<InitInfo>;
   /** Resolves when the session ends, however it ends. */
   readonly closed: FuseSession["closed"];
-  /** Unmounts and waits for the session to end. `lazy` detaches a busy mount. */
+  /**
+   * Unmounts and waits for the session to end. `lazy` detaches a busy mount and returns at once:
+   * the session then ends when the last open file on it is closed (watch `closed`).
+   */
   unmount(opts?: { lazy?: boolean }): Promise<void>;
 }
 
+/**
+ * Mounts `handler` at `options.mountpoint` (root only, see mount.ts) and starts serving it.
+ *
+ * The serving process must not make blocking calls on its own mount (fs.*Sync, or holding files
+ * open there while it spawns children: exec closes them and the FLUSH would wait for the parent
+ * that is blocked in spawn). Both deadlock the kernel request until the connection is aborted.
+ */
 export async function mountFuse(handler: FuseHandler, options: MountOptions): Promise<FuseMount> {
   const policy = options.staleMount ?? { retryDelayMs: 100, retryCap: 100 };
   await clearStaleMount(options.mountpoint, policy);
@@ -57,7 +67,7 @@ export async function mountFuse(handler: FuseHandler, options: MountOptions): Pr
         const r = await Promise.race([session.closed, new Promise((res) => setTimeout(() => res(null), 50))]);
         if (r === null) throw err;
       }
-      await session.closed;
+      if (!opts.lazy) await session.closed;
     },
   };
 }

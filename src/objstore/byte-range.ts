@@ -21,11 +21,16 @@ export function checkRange(r: ByteRange): void {
   }
 }
 
-/** The bytes a range selects in an object of `size` bytes. @throws RangeNotSatisfiable */
-export function resolveRange(r: ByteRange, size: number): ResolvedRange {
+/**
+ * The bytes a range selects in an object of `size` bytes, or undefined when the range selects the
+ * whole object and Swift answers 200 rather than 206 (a non-zero suffix of an empty object).
+ * @throws RangeNotSatisfiable
+ */
+export function resolveRange(r: ByteRange, size: number): ResolvedRange | undefined {
   checkRange(r);
   if ("suffix" in r) {
-    if (r.suffix === 0 || size === 0) throw unsatisfiable(size);
+    if (r.suffix === 0) throw unsatisfiable(size);
+    if (size === 0) return undefined;
     return { start: Math.max(0, size - r.suffix), end: size - 1 };
   }
   if (r.offset >= size) throw unsatisfiable(size);

@@ -71,6 +71,8 @@ interface Conn {
   writer: FrameWriter;
   /** True once TLS is up and PassID + resends are queued. */
   ready: boolean;
+  /** True once any frame arrived on it (the server accepted us). */
+  gotFrame: boolean;
 }
 
 export class RetryRpcClient {
@@ -83,6 +85,8 @@ export class RetryRpcClient {
   #outstanding = new Map<number, Outstanding>();
   #conn: Conn | null = null;
   #connecting: Promise<void> | null = null;
+  /** Connections in a row that the server dropped before sending anything. */
+  #churn = 0;
   #closed = false;
   #stats: RetryRpcClientStats = { calls: 0, connects: 0, resent: 0, upcalls: 0, droppedReplies: 0 };
 
@@ -193,6 +197,14 @@ export class RetryRpcClient {
   async #dialWithRetries(): Promise<void> {
     let delay = this.#o.connectRetryDelayMs;
     let lastErr: Error | undefined;
+    if (this.#churn > this.#o.connectRetryLimit) {
+      this.#churn = 0;
+      const err = new RpcConnectError(`retryrpc: ${this.#o.host}:${this.#o.port} closed ${this.#o.connectRetryLimit + 1} connections in a row before answering anything`);
+      this.#o.log("warn", err.message);
+      this.#failAll(err);
+      throw err;
+    }
+    if (this.#churn > 0) await new Promise((r) => setTimeout(r, Math.min(delay * 2 ** (this.#churn - 1), 30_000)));
     for (let attempt = 0; attempt <= this.#o.connectRetryLimit; attempt++) {
       if (this.#closed) throw new RpcClosedError("retryrpc client is closed");
       if (attempt > 0) {
@@ -231,11 +243,13 @@ export class RetryRpcClient {
         socket.destroy();
         reject(err);
       };
+      const onHandshakeTimeout = () => onEarlyError(new Error(`TLS handshake took longer than ${this.#o.deadlineIoMs} ms`));
       socket.once("error", onEarlyError);
-      socket.setTimeout(this.#o.deadlineIoMs, () => onEarlyError(new Error(`TLS handshake took longer than ${this.#o.deadlineIoMs} ms`)));
+      socket.setTimeout(this.#o.deadlineIoMs);
+      socket.once("timeout", onHandshakeTimeout);
       socket.once("secureConnect", () => {
         socket.off("error", onEarlyError);
-        socket.setTimeout(0);
+        socket.off("timeout", onHandshakeTimeout);
         if (this.#closed) {
           socket.destroy();
           reject(new RpcClosedError("retryrpc client is closed"));
@@ -248,7 +262,7 @@ export class RetryRpcClient {
   }
 
   #attach(socket: tls.TLSSocket): void {
-    const conn: Conn = { socket, decoder: new FrameDecoder({ maxBodyBytes: this.#o.maxBodyBytes }), writer: new FrameWriter(socket), ready: false };
+    const conn: Conn = { socket, decoder: new FrameDecoder({ maxBodyBytes: this.#o.maxBodyBytes }), writer: new FrameWriter(socket), ready: false, gotFrame: false };
     this.#conn = conn;
     this.#stats.connects++;
     socket.setKeepAlive(true, this.#o.keepAlivePeriodMs);
@@ -256,7 +270,7 @@ export class RetryRpcClient {
     socket.setTimeout(this.#o.deadlineIoMs);
     socket.on("timeout", () => {
       // Idle with nothing outstanding is fine (1.17.1 ignores it); otherwise the deadline passed.
-      if (this.#outstanding.size > 0) this.#lost(conn, `no I/O for ${this.#o.deadlineIoMs} ms with ${this.#outstanding.size} calls outstanding`);
+      if (this.#outstanding.size > 0) this.#lost(conn, `no I/O for ${this.#o.deadlineIoMs} ms with ${this.#outstanding.size} calls outstanding`, true);
     });
     socket.on("data", (chunk: Buffer) => {
       try {
@@ -280,6 +294,7 @@ export class RetryRpcClient {
 
   #onFrame(conn: Conn, type: number, body: Buffer): void {
     if (this.#conn !== conn) return; // a stale connection's leftovers
+    conn.gotFrame = true;
     if (type === MsgType.Upcall) {
       this.#stats.upcalls++;
       const cb = this.#o.onUpcall;
@@ -318,11 +333,15 @@ export class RetryRpcClient {
     this.#highestConsecutive = h;
   }
 
-  #lost(conn: Conn, why: string): void {
+  #lost(conn: Conn, why: string, byDeadline = false): void {
     if (this.#conn !== conn) return;
     this.#conn = null;
     conn.socket.destroy();
     if (this.#closed) return;
+    // A server that accepts and then drops us at once (no frame at all) must not make us spin:
+    // count such connections and back off; a deadline expiry (slow call) is not churn.
+    if (conn.gotFrame) this.#churn = 0;
+    else if (!byDeadline) this.#churn++;
     this.#o.log("debug", `connection to ${this.#o.host}:${this.#o.port} lost (${why}); ${this.#outstanding.size} calls outstanding`);
     if (this.#outstanding.size > 0 || this.#o.onUpcall) void this.#ensureConnected();
   }

@@ -3,19 +3,23 @@
 // the same tick (many replies resolved together, a reconnect's PassID + resends) leaves in one
 // writev, which TLS turns into few records. Each frame is already a single buffer (frame.ts), so
 // nothing is concatenated here.
+// A peer that sends requests but never reads its replies would make the send buffer grow without
+// bound; past `maxBufferedBytes` the socket is destroyed instead.
 
 import type { Duplex } from "node:stream";
 
 export class FrameWriter {
   #socket: Duplex;
+  #maxBuffered: number;
   #corked = false;
   #uncork = (): void => {
     this.#corked = false;
     this.#socket.uncork();
   };
 
-  constructor(socket: Duplex) {
+  constructor(socket: Duplex, maxBufferedBytes = Number.POSITIVE_INFINITY) {
     this.#socket = socket;
+    this.#maxBuffered = maxBufferedBytes;
   }
 
   /** Queues one complete frame. Returns false when the socket is gone (the frame is dropped). */
@@ -28,6 +32,10 @@ export class FrameWriter {
       process.nextTick(this.#uncork);
     }
     s.write(frame);
+    if (s.writableLength > this.#maxBuffered) {
+      s.destroy(new Error(`peer is not reading: more than ${this.#maxBuffered} bytes waiting to be sent`));
+      return false;
+    }
     return true;
   }
 }

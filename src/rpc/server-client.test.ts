@@ -1,5 +1,6 @@
 // RetryRpcServer + RetryRpcClient over real TLS on 127.0.0.1.
 import { test } from "node:test";
+import tls from "node:tls";
 import assert from "node:assert/strict";
 import { FsError, Errno } from "../base/errno.js";
 import { RetryRpcServer } from "./server.js";
@@ -213,5 +214,40 @@ test("I/O deadline: a half-sent frame or a missing PassID closes the connection;
     idle.destroy();
   } finally {
     await server.close();
+  }
+});
+
+test("an idle client connection outlives the I/O deadline (timeouts while idle are ignored)", async () => {
+  const { server, port, credentials } = await startServer({ deadlineIoMs: 100 });
+  const c = client(port, credentials.caCertPem, "idle", { deadlineIoMs: 100 });
+  try {
+    await c.call("RpcEcho", {});
+    await new Promise((r) => setTimeout(r, 350));
+    await c.call("RpcEcho", {});
+    assert.equal(c.stats.connects, 1);
+    assert.equal(server.stats.connections, 1);
+  } finally {
+    await c.close();
+    await server.close();
+  }
+});
+
+test("a server that drops every connection at once makes calls fail with RpcConnectError, not spin", async () => {
+  const credentials = await testCredentials();
+  let accepted = 0;
+  const dropper = tls.createServer({ cert: credentials.certPem, key: credentials.keyPem }, (s) => {
+    accepted++;
+    s.on("error", () => {});
+    s.once("data", () => s.destroy()); // reads PassID, answers nothing, closes (as 1.17.1 does on a bad first frame)
+  });
+  await new Promise<void>((r) => dropper.listen(0, "127.0.0.1", () => r()));
+  const port = (dropper.address() as { port: number }).port;
+  const c = client(port, credentials.caCertPem, "churn", { connectRetryLimit: 3, connectRetryDelayMs: 5 });
+  try {
+    await assert.rejects(c.call("RpcEcho", {}), (e: unknown) => e instanceof RpcConnectError && /closed 4 connections in a row/.test(e.message));
+    assert.equal(accepted, 4);
+  } finally {
+    await c.close();
+    await new Promise<void>((r) => dropper.close(() => r()));
   }
 });

@@ -14,6 +14,7 @@
 //   stuck closes the connection; an idle connection is left alone (as 1.17.1).
 
 import tls from "node:tls";
+import type net from "node:net";
 import type { AddressInfo } from "node:net";
 import { stringifyJson } from "../base/json/index.js";
 import { encodeFrame, MsgType } from "./frame.js";
@@ -93,6 +94,7 @@ export class RetryRpcServer {
   #handlers = new Map<string, RpcMethodHandler>();
   #clients = new Map<string, ClientRecord>();
   #connections = new Set<ServerConnection>();
+  #rawSockets = new Set<net.Socket>();
   #timers: NodeJS.Timeout[] = [];
   #closed = false;
   #stats: RetryRpcServerStats = {
@@ -114,8 +116,13 @@ export class RetryRpcServer {
     };
     const c = options.credentials;
     if (!c || !c.certPem || !c.keyPem) throw new TypeError("RetryRpcServer needs credentials with certPem and keyPem");
-    this.#tls = tls.createServer({ cert: c.certPem, key: c.keyPem, minVersion: "TLSv1.2" }, (socket) => this.#accept(socket));
+    this.#tls = tls.createServer({ cert: c.certPem, key: c.keyPem, minVersion: "TLSv1.2", handshakeTimeout: this.#opts.deadlineIoMs }, (socket) => this.#accept(socket));
     this.#tls.on("tlsClientError", (err) => this.#opts.log("debug", `TLS handshake failed: ${err.message}`));
+    // Raw sockets, so close() can also drop connections still in (or stuck in) the TLS handshake.
+    this.#tls.on("connection", (raw: net.Socket) => {
+      this.#rawSockets.add(raw);
+      raw.once("close", () => this.#rawSockets.delete(raw));
+    });
   }
 
   /** Registers the handler of one method name (bare, e.g. "RpcGetStat"). */
@@ -194,6 +201,7 @@ export class RetryRpcServer {
     for (const t of this.#timers) clearInterval(t);
     const closed = new Promise<void>((resolve) => this.#tls.close(() => resolve()));
     for (const c of this.#connections) c.destroy();
+    for (const s of this.#rawSockets) s.destroy();
     await closed;
   }
 
@@ -365,7 +373,7 @@ class ServerConnection {
   constructor(socket: tls.TLSSocket, maxBodyBytes: number) {
     this.socket = socket;
     this.decoder = new FrameDecoder({ maxBodyBytes });
-    this.writer = new FrameWriter(socket);
+    this.writer = new FrameWriter(socket, Math.max(2 * maxBodyBytes, 64 * 1024 * 1024));
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
   }
 

@@ -17,7 +17,7 @@
 // Concurrency: all changes to a container's files and catalog entry run under that container's
 // KeyMutex (rename + catalog update only; streaming and fsyncs happen outside it). Container
 // create/delete and account metadata run under the account key.
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { closeSync, createReadStream, fdatasync, fstat, open as openCb, read as readCb } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
@@ -31,13 +31,14 @@ import { LIMITS } from "../object-store.js";
 import { ObjectStoreError } from "../object-store-error.js";
 import { AccountCatalog, ContainerRecord, objectInfo, type ObjectRecord } from "../account-catalog.js";
 import { checkContainerName, checkMetadata, checkObjectName, mergeMetadata, normalizeMetadata } from "../names.js";
-import { bodyChunks, checkPutBody } from "../put-body.js";
+import { bodyChunks, checkPutBody, knownLength } from "../put-body.js";
 import { resolveRange, type ResolvedRange } from "../byte-range.js";
 import { checkListOptions } from "../listing.js";
 import { nowTicks, ticksToLastModified } from "../swift-time.js";
 import { KeyMutex } from "../key-mutex.js";
 import { DirSync } from "./dir-sync.js";
 import { FileWriter } from "./file-writer.js";
+import { inlineMd5, workerMd5, type Md5Hasher } from "./md5-hasher.js";
 import { FOOTER_BYTES, decodeTrailer, encodeTrailer, fileNameFor, isObjectFileName, trailerLength, type ObjectTrailer } from "./object-file.js";
 
 const openFd = promisify(openCb);
@@ -56,6 +57,8 @@ interface DiskRef {
 interface Sidecar { dataTicks: number; ticks: number; metadata: Metadata }
 
 const ACCOUNT_KEY = "\0account";
+/** Bodies of at least this size (or of unknown size) are hashed on the MD5 worker thread. */
+const OFF_THREAD_MD5 = 1 << 20;
 /** Objects up to this size are read with one pread for getObject. */
 const SMALL_READ = 1 << 20;
 
@@ -324,21 +327,25 @@ export class DiskObjectStore implements ObjectStore {
     const tmp = this.#tmpPath();
     const fd = await openFd(tmp, "wx", 0o644);
     let fdOpen = true;
+    let md5: Md5Hasher | undefined;
     try {
       const writer = new FileWriter(fd);
-      const md5 = createHash("md5");
+      const expected = knownLength(body, opts.contentLength);
+      md5 = expected !== undefined && expected < OFF_THREAD_MD5 ? inlineMd5() : workerMd5();
       let size = 0;
       for await (const chunk of bodyChunks(body)) {
         checkSignal(opts.signal);
         size += chunk.length;
         if (size > LIMITS.maxObjectSize) throw new ObjectStoreError("TooLarge", "Object is larger than the maximum object size", { status: 413 });
-        md5.update(chunk);
+        const wait = md5.update(chunk);
         if (!writer.write(chunk)) await writer.drain();
+        if (wait) await wait;
       }
       if (opts.contentLength !== undefined && size !== opts.contentLength) {
         throw new ObjectStoreError("InvalidArgument", `PUT body had ${size} bytes but contentLength was ${opts.contentLength}`);
       }
-      const etag = md5.digest("hex");
+      const etag = await md5.digest();
+      md5 = undefined;
       if (opts.etag !== undefined && opts.etag.toLowerCase() !== etag) {
         throw new ObjectStoreError("ChecksumMismatch", `PUT body MD5 ${etag} does not match the given ETag ${opts.etag}`, { status: 422 });
       }
@@ -369,6 +376,7 @@ export class DiskObjectStore implements ObjectStore {
       await this.#dirSync.sync(cdir);
       return { etag, lastModified: ticksToLastModified(ticks) };
     } catch (err) {
+      md5?.abandon();
       if (fdOpen) closeSync(fd);
       await unlink(tmp).catch(() => undefined);
       throw err;

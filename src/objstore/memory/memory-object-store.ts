@@ -130,8 +130,8 @@ export class MemoryObjectStore implements ObjectStore {
     checkObjectName(container, name);
     const rec = this.#cat.object(container, name);
     const info = objectInfo(rec);
-    if (!opts.range) return { info, body: rec.ref };
-    const range = resolveRange(opts.range, rec.size);
+    const range = opts.range ? resolveRange(opts.range, rec.size) : undefined;
+    if (!range) return { info, body: rec.ref };
     return { info, range, body: rec.ref.subarray(range.start, range.end + 1) };
   }
 

@@ -257,7 +257,9 @@ export class SwiftApiServer {
       return;
     }
     const body = detail && status === 400 ? detail : swiftErrorBody(status);
-    this.#send(res, status, req.method === "HEAD" ? "" : body, detail && status === 400 ? "text/plain" : TEXT_HTML, req.method === "HEAD" ? Buffer.byteLength(body) : undefined);
+    // A 416 keeps the object's headers, Content-Type included, as Swift does.
+    const type = status === 416 ? String(res.getHeader("Content-Type") ?? TEXT_HTML) : detail && status === 400 ? "text/plain" : TEXT_HTML;
+    this.#send(res, status, req.method === "HEAD" ? "" : body, type, req.method === "HEAD" ? Buffer.byteLength(body) : undefined);
   }
 
   #send(res: ServerResponse, status: number, body: string | Buffer, contentType: string, headLength?: number): void {

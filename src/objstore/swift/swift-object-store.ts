@@ -508,7 +508,9 @@ export class SwiftObjectStore implements ObjectStore {
     };
     if (opts.ifNoneMatch === "*") headers["If-None-Match"] = "*";
     if (opts.etag !== undefined) headers["ETag"] = opts.etag;
-    const spec: RequestSpec = { method: "PUT", container, object: name, headers, body, accept: [201], response: "buffer", signal: opts.signal };
+    // 202: real Swift's answer when a concurrent PUT of the same name with an equal or newer
+    // timestamp won; this write was received whole but is superseded (not an error for the caller).
+    const spec: RequestSpec = { method: "PUT", container, object: name, headers, body, accept: [201, 202], response: "buffer", signal: opts.signal };
     if (opts.contentLength !== undefined) spec.contentLength = opts.contentLength;
     const r = await this.#request(spec);
     const lm = header(r.headers, "last-modified");
@@ -554,6 +556,7 @@ export class SwiftObjectStore implements ObjectStore {
     if (opts.range && !range) {
       // The server ignored the Range header and sent everything: cut the range out ourselves.
       const want = resolveRange(opts.range, size);
+      if (!want) return { info, body: r.body };
       return { info, range: want, body: r.body.subarray(want.start, want.end + 1) };
     }
     return range ? { info, range, body: r.body } : { info, body: r.body };
@@ -564,7 +567,7 @@ export class SwiftObjectStore implements ObjectStore {
     const stream = r.stream!;
     const { size, range } = this.#sizeAndRange(r);
     const info = this.#info(r.headers, size);
-    if (opts.range && !range) {
+    if (opts.range && !range && resolveRange(opts.range, size) !== undefined) {
       stream.destroy();
       throw new ObjectStoreError("ServerError", `GET object ${JSON.stringify(name)}: the server ignored the Range header`);
     }

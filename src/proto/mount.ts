@@ -1,0 +1,60 @@
+// Mount and unmount messages (1.17.1: sent as JSON-RPC through the PROXYFS HTTP method, protocol
+// doc §3) and the capability negotiation that lets our agent and server use extensions only when
+// both ends have them (README.md in this folder).
+
+import { arrayOf, defineStruct, optional } from "./schema.js";
+
+export interface MountByAccountNameRequest {
+  AccountName: string;
+  MountOptions: bigint;
+  AuthUserID: bigint;
+  AuthGroupID: bigint;
+  /** Extension: capabilities the agent supports. Absent from a 1.17.1 agent. */
+  Capabilities?: string[];
+}
+
+export interface MountByAccountNameReply {
+  /** base64 of 16 random bytes (24 characters); also the retryrpc client ID. */
+  MountID: string;
+  RootDirInodeNumber: bigint;
+  RetryRPCPublicIPAddr: string;
+  RetryRPCPort: number;
+  /** PEM text of the root CA (base64 on the wire, as Go []byte). */
+  RootCAx509CertificatePEM: Buffer;
+  /** Extension: the capabilities this mount will use (offered by the agent AND supported here). */
+  Capabilities?: string[];
+}
+
+export interface UnmountRequest {
+  MountID: string;
+}
+
+export const MountByAccountNameRequestCodec = defineStruct<MountByAccountNameRequest>()("MountByAccountNameRequest", {
+  AccountName: "string", MountOptions: "u64", AuthUserID: "u64", AuthGroupID: "u64", Capabilities: optional(arrayOf("string")),
+});
+export const MountByAccountNameReplyCodec = defineStruct<MountByAccountNameReply>()("MountByAccountNameReply", {
+  MountID: "string", RootDirInodeNumber: "i64", RetryRPCPublicIPAddr: "string", RetryRPCPort: "u16",
+  RootCAx509CertificatePEM: "bytes", Capabilities: optional(arrayOf("string")),
+});
+export const UnmountRequestCodec = defineStruct<UnmountRequest>()("UnmountRequest", { MountID: "string" });
+
+/**
+ * Capability names. A name is added here together with the code that uses it; both ends use a
+ * capability only if it is in the mount reply's Capabilities. Names are never reused or renamed.
+ */
+export const Capability = {
+  /** This very negotiation (always offered by our agent, always granted by our server). */
+  Negotiation: "pfs-capabilities-v1",
+} as const;
+
+/** Server side: the capabilities a mount gets = offered by the agent ∩ supported here, in the agent's order. */
+export function negotiateCapabilities(offered: readonly string[] | undefined, supported: readonly string[]): string[] {
+  if (!offered) return [];
+  const ok = new Set(supported);
+  return [...new Set(offered)].filter((c) => ok.has(c));
+}
+
+/** Agent side: the agreed set (empty for a 1.17.1 server, whose reply has no Capabilities). */
+export function agreedCapabilities(reply: MountByAccountNameReply): ReadonlySet<string> {
+  return new Set(reply.Capabilities ?? []);
+}

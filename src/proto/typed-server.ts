@@ -1,0 +1,31 @@
+// registerProxyFsHandlers: typed method implementations on a RetryRpcServer. Each request is decoded
+// with Go's rules into its typed struct (a malformed one is answered "errno: 22" without running the
+// handler) and each reply is encoded with Go's field order, so the bytes match 1.17.1.
+
+import { RawJson } from "../base/json/index.js";
+import { RpcHandlerError, type ClientInfo, type RetryRpcServer } from "../rpc/index.js";
+import { Errno } from "../base/errno.js";
+import { retryRpcMethods, type ReplyOf, type RequestOf, type RetryRpcMethod } from "./methods.js";
+import { ProtoDecodeError } from "./schema.js";
+
+export type ProxyFsHandler<M extends RetryRpcMethod> = (request: RequestOf<M>, client: ClientInfo) => Promise<ReplyOf<M>>;
+export type ProxyFsHandlers = { [M in RetryRpcMethod]?: ProxyFsHandler<M> };
+
+export function registerProxyFsHandlers(server: RetryRpcServer, handlers: ProxyFsHandlers): void {
+  for (const name of Object.keys(handlers) as RetryRpcMethod[]) {
+    const handler = handlers[name] as ((req: unknown, client: ClientInfo) => Promise<unknown>) | undefined;
+    if (!handler) continue;
+    const spec = retryRpcMethods[name] as unknown as { request: { decode(v: unknown, p: string): unknown }; reply: { encode(v: unknown, p: string): string } };
+    server.register(name, async (_method, params, client) => {
+      let req: unknown;
+      try {
+        req = spec.request.decode(params, `${name} request`);
+      } catch (err) {
+        if (err instanceof ProtoDecodeError) throw new RpcHandlerError(`errno: ${Errno.EINVAL}`, { cause: err });
+        throw err;
+      }
+      const reply = await handler(req, client);
+      return new RawJson(spec.reply.encode(reply, `${name} reply`));
+    });
+  }
+}
