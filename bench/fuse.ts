@@ -19,8 +19,8 @@
 // RESULT regime pins the servers to CPU 1 and the load to CPU 0 (the usual case on an idle
 // multi-core host: latency-bound); a second table pins both to CPU 1 (CPU-bound: it measures
 // the server's cost per request). Server CPU time per operation is printed for both.
-// Informational rows: 4 KiB O_DIRECT reads from 4 threads, unpinned, also against hello_ll
-// multi-threaded. MB = 10^6 bytes. The last line is
+// Informational row: 4 KiB O_DIRECT reads from 4 unpinned threads, also against hello_ll's
+// multi-threaded loop (unpinned; ours stays single-threaded and pinned). MB = 10^6 bytes. The last line is
 //   RESULT op_ratio=<x> stat_ratio=<x> direct_read_ratio=<x> buffered_read_ratio=<x>
 // Environment: PFS_BENCH_SECS, PFS_BENCH_REPS, PFS_BENCH_PIN=0 (no pinning),
 // PFS_BENCH_FUSE_LIB=<path to another build's src/fuse/index.js> (serve a prototype).
@@ -247,7 +247,7 @@ async function main(): Promise<void> {
     console.log(`ours = src/fuse HelloFs in Node ${process.version}${lib ? ` (library ${lib})` : ""}; hello_ll = libfuse ${spawnSync("pkg-config", ["--modversion", "fuse3"], { encoding: "utf8" }).stdout.trim()} example, single-threaded (-s)`);
     table(PIN ? `Cross-CPU (servers on CPU ${SERVER_CPU}, load on CPU ${LOAD_CPU}): the RESULT figures` : "Unpinned: the RESULT figures", ["ours", "hello_ll -s"], main);
     if (same.length) table(`Same CPU (servers and load on CPU ${SERVER_CPU}): CPU-bound, server cost per request`, ["ours", "hello_ll -s"], same);
-    console.log(`\nUnpinned, 4 reader threads (hello_ll mt = multi-threaded loop):`);
+    console.log(`\n4 reader threads, load unpinned (ours and hello_ll -s stay on CPU ${SERVER_CPU}${PIN ? "" : " (unpinned)"}; hello_ll mt = its multi-threaded loop, unpinned):`);
     const m = multi[0]!;
     console.log(`  ours ${fmt(m.values[0]!)} ops/s, hello_ll -s ${fmt(m.values[1]!)} ops/s, hello_ll mt ${fmt(m.values[2]!)} ops/s; ours/-s ${(m.values[0]! / m.values[1]!).toFixed(2)}, ours/mt ${(m.values[0]! / m.values[2]!).toFixed(2)}`);
     const ratio = (i: number) => (main[i]!.values[0]! / main[i]!.values[1]!).toFixed(2);

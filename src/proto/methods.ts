@@ -5,6 +5,7 @@
 import * as S from "./structs.js";
 import { MountByAccountNameReplyCodec, MountByAccountNameRequestCodec, UnmountRequestCodec } from "./mount.js";
 import type { StructCodec } from "./schema.js";
+import { FallocateRequestCodec, Rename2RequestCodec, SeekReplyCodec, SeekRequestCodec } from "./extensions.js";
 
 interface MethodSpec<Req, Rep> {
   request: StructCodec<Req>;
@@ -44,9 +45,23 @@ export const retryRpcMethods = {
   RpcPing: m(S.PingRequestCodec, S.PingReplyCodec),
 } as const;
 
+/** Our extension methods (extensions.ts); callable only once their capability is agreed. */
+export const extensionRpcMethods = {
+  RpcRename2: m(Rename2RequestCodec, S.ReplyCodec),
+  RpcFallocate: m(FallocateRequestCodec, S.ReplyCodec),
+  RpcSeek: m(SeekRequestCodec, SeekReplyCodec),
+} as const;
+
+/** Every retryrpc method our agent and server know: 1.17.1's plus the extensions. */
+export const proxyFsRpcMethods = { ...retryRpcMethods, ...extensionRpcMethods } as const;
+
+/** A 1.17.1 method name. */
 export type RetryRpcMethod = keyof typeof retryRpcMethods;
-export type RequestOf<M extends RetryRpcMethod> = (typeof retryRpcMethods)[M] extends MethodSpec<infer Req, unknown> ? Req : never;
-export type ReplyOf<M extends RetryRpcMethod> = (typeof retryRpcMethods)[M] extends MethodSpec<unknown, infer Rep> ? Rep : never;
+export type ExtensionRpcMethod = keyof typeof extensionRpcMethods;
+/** Any method name the typed client/server accept. */
+export type ProxyFsRpcMethod = keyof typeof proxyFsRpcMethods;
+export type RequestOf<M extends ProxyFsRpcMethod> = (typeof proxyFsRpcMethods)[M] extends MethodSpec<infer Req, unknown> ? Req : never;
+export type ReplyOf<M extends ProxyFsRpcMethod> = (typeof proxyFsRpcMethods)[M] extends MethodSpec<unknown, infer Rep> ? Rep : never;
 
 export function isRetryRpcMethod(name: string): name is RetryRpcMethod {
   return Object.prototype.hasOwnProperty.call(retryRpcMethods, name);

@@ -45,6 +45,12 @@ export const UnmountRequestCodec = defineStruct<UnmountRequest>()("UnmountReques
 export const Capability = {
   /** This very negotiation (always offered by our agent, always granted by our server). */
   Negotiation: "pfs-capabilities-v1",
+  /** RpcRename2: rename with renameat2 flags (NOREPLACE, EXCHANGE). */
+  Rename2: "pfs-rename2-v1",
+  /** RpcFallocate: allocate, KEEP_SIZE and PUNCH_HOLE. */
+  Fallocate: "pfs-fallocate-v1",
+  /** RpcSeek: SEEK_DATA / SEEK_HOLE. */
+  SeekDataHole: "pfs-seek-data-hole-v1",
 } as const;
 
 /** Server side: the capabilities a mount gets = offered by the agent ∩ supported here, in the agent's order. */

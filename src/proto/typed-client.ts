@@ -3,7 +3,7 @@
 
 import { RawJson } from "../base/json/index.js";
 import type { RetryRpcClient } from "../rpc/index.js";
-import { retryRpcMethods, type ReplyOf, type RequestOf, type RetryRpcMethod } from "./methods.js";
+import { proxyFsRpcMethods, type ReplyOf, type RequestOf, type ProxyFsRpcMethod } from "./methods.js";
 
 export class ProxyFsRpcClient {
   readonly #rpc: RetryRpcClient;
@@ -21,8 +21,8 @@ export class ProxyFsRpcClient {
    * @throws ProtoDecodeError when the reply does not fit the method's reply struct
    * @throws RpcConnectError / RpcClosedError from the transport
    */
-  async call<M extends RetryRpcMethod>(method: M, request: RequestOf<M>): Promise<ReplyOf<M>> {
-    const spec = retryRpcMethods[method];
+  async call<M extends ProxyFsRpcMethod>(method: M, request: RequestOf<M>): Promise<ReplyOf<M>> {
+    const spec = proxyFsRpcMethods[method];
     const params = new RawJson((spec.request as { encode(v: unknown): string }).encode(request));
     const result = await this.#rpc.call(method, params);
     return (spec.reply as { decode(v: unknown, path: string): unknown }).decode(result, `${method} reply`) as ReplyOf<M>;

@@ -5,17 +5,17 @@
 import { RawJson } from "../base/json/index.js";
 import { RpcHandlerError, type ClientInfo, type RetryRpcServer } from "../rpc/index.js";
 import { Errno } from "../base/errno.js";
-import { retryRpcMethods, type ReplyOf, type RequestOf, type RetryRpcMethod } from "./methods.js";
+import { proxyFsRpcMethods, type ReplyOf, type RequestOf, type ProxyFsRpcMethod } from "./methods.js";
 import { ProtoDecodeError } from "./schema.js";
 
-export type ProxyFsHandler<M extends RetryRpcMethod> = (request: RequestOf<M>, client: ClientInfo) => Promise<ReplyOf<M>>;
-export type ProxyFsHandlers = { [M in RetryRpcMethod]?: ProxyFsHandler<M> };
+export type ProxyFsHandler<M extends ProxyFsRpcMethod> = (request: RequestOf<M>, client: ClientInfo) => Promise<ReplyOf<M>>;
+export type ProxyFsHandlers = { [M in ProxyFsRpcMethod]?: ProxyFsHandler<M> };
 
 export function registerProxyFsHandlers(server: RetryRpcServer, handlers: ProxyFsHandlers): void {
-  for (const name of Object.keys(handlers) as RetryRpcMethod[]) {
+  for (const name of Object.keys(handlers) as ProxyFsRpcMethod[]) {
     const handler = handlers[name] as ((req: unknown, client: ClientInfo) => Promise<unknown>) | undefined;
     if (!handler) continue;
-    const spec = retryRpcMethods[name] as unknown as { request: { decode(v: unknown, p: string): unknown }; reply: { encode(v: unknown, p: string): string } };
+    const spec = proxyFsRpcMethods[name] as unknown as { request: { decode(v: unknown, p: string): unknown }; reply: { encode(v: unknown, p: string): string } };
     server.register(name, async (_method, params, client) => {
       let req: unknown;
       try {
