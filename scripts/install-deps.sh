@@ -15,3 +15,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # The kernel FUSE module (built in on most kernels); /dev/fuse must exist for the mount tests.
 [ -e /dev/fuse ] || modprobe fuse 2>/dev/null || true
+# Debian's udev rule makes /dev/fuse 0666 so users can mount through fusermount3; some images
+# ship it 0600. The unprivileged-mount tests need the standard mode.
+[ -e /dev/fuse ] && chmod 0666 /dev/fuse || true

@@ -1,8 +1,9 @@
 // mountFuse(): mounts a FuseHandler at a directory and serves it until unmounted.
 import { FuseSession, type SessionOptions } from "./session.js";
 import type { FuseHandler, InitInfo } from "./handler.js";
-import { DevFuseTransport } from "./transport.js";
-import { clearStaleMount, mountDevFuse, unmount, type StaleMountPolicy } from "./mount.js";
+import { DevFuseTransport, type FuseTransport } from "./transport.js";
+import { checkMountPoint, clearStaleMount, mountDevFuse, unmount, type MountArgs, type StaleMountPolicy } from "./mount.js";
+import { mountWithFusermount } from "./fusermount-relay.js";
 
 export interface MountOptions extends SessionOptions {
   mountpoint: string;
@@ -16,6 +17,8 @@ export interface MountOptions extends SessionOptions {
   maxRead?: number;
   /** When a stale mount is found at mountpoint: clear it with these retries (default 100 x 100 ms). */
   staleMount?: StaleMountPolicy;
+  /** Mount through fusermount3 even as root (the unprivileged path; used by tests). */
+  useFusermount?: boolean;
 }
 
 export interface FuseMount {
@@ -42,15 +45,22 @@ export interface FuseMount {
 export async function mountFuse(handler: FuseHandler, options: MountOptions): Promise<FuseMount> {
   const policy = options.staleMount ?? { retryDelayMs: 100, retryCap: 100 };
   await clearStaleMount(options.mountpoint, policy);
-  const fd = await mountDevFuse({
+  const args: MountArgs = {
     mountpoint: options.mountpoint,
     fsname: options.fsname ?? "fuse",
     subtype: options.subtype ?? "pfs",
     allowOther: options.allowOther ?? false,
     defaultPermissions: options.defaultPermissions ?? false,
     ...(options.maxRead !== undefined ? { maxRead: options.maxRead } : {}),
-  });
-  const transport = new DevFuseTransport(fd, FuseSession.readBufferSize(options.maxWrite));
+  };
+  const bufferSize = FuseSession.readBufferSize(options.maxWrite);
+  let transport: FuseTransport;
+  if (process.getuid?.() === 0 && !options.useFusermount) {
+    transport = new DevFuseTransport(await mountDevFuse(args), bufferSize);
+  } else {
+    await checkMountPoint(options.mountpoint);
+    transport = await mountWithFusermount(args, bufferSize);
+  }
   const session = new FuseSession(transport, handler, options);
   session.start();
   const mountpoint = options.mountpoint;

@@ -3,9 +3,9 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, promises as fsp } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, statSync, promises as fsp } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mountFuse } from "./fuse-mount.js";
 import { isMountPoint, probeMountPoint } from "./mount.js";
@@ -24,9 +24,11 @@ after(() => {
   for (const d of dirs) spawnSync("umount", ["-l", d]);
 });
 
-function startServer(mountpoint: string): Promise<{ child: ChildProcess; output: () => string }> {
+function startServer(mountpoint: string, asUser?: number): Promise<{ child: ChildProcess; output: () => string }> {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [mainScript, mountpoint], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = asUser === undefined
+      ? spawn(process.execPath, [mainScript, mountpoint], { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn("setpriv", [`--reuid=${asUser}`, `--regid=${asUser}`, "--clear-groups", process.execPath, mainScript, mountpoint], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
@@ -102,4 +104,33 @@ test("mounting on a missing directory or a file fails with a clear error", { ski
   const dir = freshDir();
   await fsp.writeFile(join(dir, "f"), "");
   await assert.rejects(mountFuse(new HelloFs(), { mountpoint: join(dir, "f") }), /not a directory/);
+});
+
+test("mounting through fusermount3 (the unprivileged path) works as root too", { skip }, async () => {
+  const dir = freshDir();
+  const m = await mountFuse(new HelloFs(), { mountpoint: dir, useFusermount: true, fsname: "relayed", subtype: "hello" });
+  await m.ready;
+  assert.equal(await fsp.readFile(join(dir, "hello"), "utf8"), "Hello World!\n");
+  assert.match(readFileSync("/proc/self/mountinfo", "utf8"), new RegExp(` ${dir} .* - fuse\\.hello relayed `));
+  await m.unmount();
+  assert.equal((await m.closed).reason, "unmounted");
+});
+
+// The unprivileged user must be able to run our compiled code (a checkout under /root is not).
+const worldFuse = canMount && (statSync("/dev/fuse").mode & 0o006) === 0o006 &&
+  spawnSync("which", ["setpriv", "fusermount3"]).status === 0 &&
+  spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "test", "-r", mainScript]).status === 0;
+test("an unprivileged user mounts, serves and unmounts through fusermount3", { skip: worldFuse ? false : "needs /dev/fuse mode 0666, setpriv, fusermount3 and a checkout readable by uid 65534" }, async () => {
+  const dir = freshDir();
+  chmodSync(dirname(dir), 0o755);
+  chownSync(dir, 65534, 65534);
+  const { child } = await startServer(dir, 65534);
+  const line = readFileSync("/proc/self/mountinfo", "utf8").split("\n").find((l) => l.split(" ")[4] === dir)!;
+  assert.match(line, /user_id=65534/);
+  // Without allow_other only the mounting user may enter the mount: read it as that user.
+  const cat = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "cat", join(dir, "hello")], { encoding: "utf8", timeout: 10_000 });
+  assert.equal(cat.stdout, "Hello World!\n");
+  child.kill("SIGTERM");
+  assert.equal(await new Promise((r) => child.on("exit", r)), 0);
+  assert.equal(await isMountPoint(dir), false);
 });

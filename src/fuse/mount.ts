@@ -2,8 +2,8 @@
 //
 // As root: open /dev/fuse and have mount(8) attach it (the fd is inherited as fd 3 and named in
 // the `fd=3` option; `-i` keeps mount(8) from running a mount.fuse helper). Unprivileged: the
-// setuid fusermount3 must hand the fd back over a unix socket with SCM_RIGHTS, which Node.js
-// cannot receive (see SEMANTICS.md); mountFuse reports that clearly instead of failing obscurely.
+// setuid fusermount3 hands the fd back over a unix socket with SCM_RIGHTS, which Node.js cannot
+// receive, so fusermount-relay.ts runs a small relay that can.
 //
 // Stale mounts (a crashed daemon leaves ENOTCONN on the mount point) are detected and cleared with
 // a lazy unmount, polling every retryDelayMs up to retryCap times, as FUSEUnMountRetryDelay/Cap
@@ -105,19 +105,22 @@ export async function clearStaleMount(mountpoint: string, policy: StaleMountPoli
   throw new Error(`Cannot clear the stale mount at "${mountpoint}" after ${policy.retryCap} retries`);
 }
 
+/** Throws a clear error unless `mountpoint` is a directory without a stale mount on it. */
+export async function checkMountPoint(mountpoint: string): Promise<void> {
+  const state = await probeMountPoint(mountpoint);
+  if (state === "missing") throw new Error(`Cannot mount on "${mountpoint}": it does not exist`);
+  if (state === "notdir") throw new Error(`Cannot mount on "${mountpoint}": it is not a directory`);
+  if (state === "stale") throw new Error(`Cannot mount on "${mountpoint}": a stale FUSE mount is there (clear it first)`);
+}
+
 /**
  * Mounts a new FUSE file system at `args.mountpoint` and returns the /dev/fuse fd serving it.
  * Requires root (CAP_SYS_ADMIN).
  */
 export async function mountDevFuse(args: MountArgs): Promise<number> {
   const mountpoint = resolve(args.mountpoint);
-  const state = await probeMountPoint(mountpoint);
-  if (state === "missing") throw new Error(`Cannot mount on "${mountpoint}": it does not exist`);
-  if (state === "notdir") throw new Error(`Cannot mount on "${mountpoint}": it is not a directory`);
-  if (state === "stale") throw new Error(`Cannot mount on "${mountpoint}": a stale FUSE mount is there (clear it first)`);
-  if (process.getuid?.() !== 0) {
-    throw new Error("Cannot mount without root: unprivileged mounting needs fusermount3 to pass the /dev/fuse fd over SCM_RIGHTS, which Node.js cannot receive; run as root (see SEMANTICS.md)");
-  }
+  await checkMountPoint(mountpoint);
+  if (process.getuid?.() !== 0) throw new Error(`Cannot mount "${mountpoint}" with mount(8) without root: use fusermount3 (fusermount-relay.ts)`);
   const st = await fsp.stat(mountpoint);
   const opts = [
     "fd=3",

@@ -15,3 +15,5 @@ export { DirCursors, UNIQUE_LOCATION_BASE } from "./dir-cursors.js";
 export { mayAccess, inGroup, isOwnerOrRoot } from "./permissions.js";
 export { LockTable, F_RDLCK, F_WRLCK, F_UNLCK } from "./lock-table.js";
 export type { LockRange } from "./lock-table.js";
+export * from "./server/index.js";
+export * from "./config/index.js";

@@ -29,6 +29,8 @@ import { ticksToLastModified, normalToTicks } from "../swift-time.js";
 import { guessContentType } from "./content-type.js";
 import { swiftErrorBody } from "./error-body.js";
 import { decodePathSegment } from "./path.js";
+import { PROXYFS_MAX_BODY, ProxyfsRelayError, parseRawRequest, relayToProxyfsd, rewriteProxyfsRequest, type ProxyfsRelayTarget, type RawRequest } from "./proxyfs-relay.js";
+import type { Duplex } from "node:stream";
 
 export interface SwiftUser {
   /** The part before ':' in the user name ("test" in test:tester). */
@@ -48,6 +50,11 @@ export interface SwiftApiServerOptions {
   port?: number;
   /** Token lifetime in seconds (default 86400, as tempauth). */
   tokenLifetimeSec?: number;
+  /**
+   * proxyfsd's JSON-RPC port: enables the PROXYFS method (pfs_middleware's metadata tunnel, used by
+   * pfsagentd to mount and unmount). Without it PROXYFS gets 405.
+   */
+  proxyfs?: ProxyfsRelayTarget;
   /** Called with a one-line description of each failed request (status >= 500). */
   log?: (line: string) => void;
 }
@@ -142,6 +149,11 @@ export class SwiftApiServer {
     });
     this.#server.on("checkContinue", (req, res) => void this.#handle(req, res, true));
     this.#server.on("clientError", (err, socket) => {
+      const raw = (err as { rawPacket?: Buffer }).rawPacket;
+      if (raw !== undefined && raw.subarray(0, 8).toString("latin1") === "PROXYFS ") {
+        if (this.#opts.proxyfs !== undefined) return this.#proxyfsConnection(socket, raw);
+        if (socket.writable) return void socket.end("HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain\r\nContent-Length: 37\r\nConnection: close\r\n\r\nPROXYFS is not enabled on this server");
+      }
       if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
       else socket.destroy(err);
     });
@@ -211,8 +223,8 @@ export class SwiftApiServer {
       if (path === "/info") return this.#info(req, res);
       const route = this.#route(path);
       this.#checkToken(req, route.account);
-      const store = await this.#store(route.account);
       const method = req.method ?? "GET";
+      const store = await this.#store(route.account);
       if (route.object !== undefined) {
         if (method === "PUT") {
           bodyUsed = true;
@@ -339,6 +351,80 @@ export class SwiftApiServer {
       tempauth: { account_acls: false },
     });
     this.#send(res, 200, body, "application/json; charset=UTF-8");
+  }
+
+  // ---- PROXYFS (proxyfs-relay.ts) ----
+  // Node's HTTP parser knows only the standard methods and rejects "PROXYFS" as a client error
+  // (HPE_INVALID_METHOD), handing us the raw bytes. We parse that one request ourselves, answer
+  // it with "Connection: close" and end the connection (the agent opens a new one for its next
+  // request; HTTP/1.1 allows that at any time).
+
+  #proxyfsConnection(socket: Duplex, first: Buffer): void {
+    let buf = first;
+    let done = false;
+    const answer = (status: number, body: string, contentType: string): void => {
+      if (done) return;
+      done = true;
+      const reasons: Record<number, string> = { 200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 411: "Length Required", 412: "Precondition Failed", 413: "Request Entity Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error", 502: "Bad Gateway" };
+      const b = Buffer.from(body, "utf8");
+      const tx = transId();
+      socket.end(Buffer.concat([Buffer.from(
+        `HTTP/1.1 ${status} ${reasons[status] ?? "Error"}\r\nContent-Type: ${contentType}\r\nDate: ${new Date().toUTCString()}\r\nContent-Length: ${b.length}\r\n` +
+        `X-Trans-Id: ${tx}\r\nX-Openstack-Request-Id: ${tx}\r\nConnection: close\r\n\r\n`, "latin1"), b]));
+    };
+    const fail = (status: number, why: string): void => {
+      if (status >= 500) this.#log(`PROXYFS -> ${status}: ${why}`);
+      answer(status, why, "text/plain");
+    };
+    const step = (): void => {
+      if (done) return;
+      const req = parseRawRequest(buf, PROXYFS_MAX_BODY);
+      if (req === "incomplete") return;
+      socket.removeListener("data", onData);
+      if (typeof req === "number") return fail(req, req === 413 ? `PROXYFS body is larger than ${PROXYFS_MAX_BODY} bytes` : req === 411 ? "PROXYFS needs a Content-Length or a chunked body" : "malformed PROXYFS request");
+      void this.#proxyfs(req).then(
+        (r) => answer(r.status, r.body, r.contentType),
+        (err) => fail(500, (err as Error)?.message ?? String(err)),
+      );
+    };
+    const onData = (d: Buffer): void => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.length > PROXYFS_MAX_BODY + 65536) {
+        socket.removeListener("data", onData);
+        return fail(413, `PROXYFS body is larger than ${PROXYFS_MAX_BODY} bytes`);
+      }
+      step();
+    };
+    socket.on("data", onData);
+    socket.on("error", () => socket.destroy());
+    (socket as Duplex & { setTimeout?: (ms: number, cb: () => void) => void }).setTimeout?.(60_000, () => socket.destroy());
+    step();
+  }
+
+  async #proxyfs(req: RawRequest): Promise<{ status: number; body: string; contentType: string }> {
+    const fail = (status: number, why: string) => ({ status, body: why, contentType: "text/plain" });
+    const target = this.#opts.proxyfs!;
+    let route: Route;
+    try {
+      route = this.#route(req.path.split("?")[0]!);
+      this.#checkToken({ headers: req.headers } as unknown as IncomingMessage, route.account);
+    } catch (err) {
+      if (err instanceof HttpError) return fail(err.status, err.message || swiftErrorBody(err.status));
+      throw err;
+    }
+    if (route.container !== undefined) return fail(405, "PROXYFS is only allowed on an account URL");
+    const type = String(req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    if (type !== "application/json") return fail(415, "PROXYFS needs Content-Type: application/json");
+    try {
+      const line = await relayToProxyfsd(target, rewriteProxyfsRequest(req.body.toString("utf8"), route.account));
+      return { status: 200, body: line, contentType: "application/json" };
+    } catch (err) {
+      if (err instanceof ProxyfsRelayError) {
+        if (err.status >= 500) this.#log(`PROXYFS ${req.path} -> ${err.status}: ${err.message}`);
+        return fail(err.status, err.message);
+      }
+      throw err;
+    }
   }
 
   // ---- account ----

@@ -1,0 +1,52 @@
+// FileInode: what the agent keeps about one regular file while it is open or has dirty data
+// (pfsagent.md §7.1): the sizes it knows, the persisted extent map learned so far, and the FIFO of
+// in-flight LogSegments whose extents must be reported with RpcWrote strictly in creation order.
+//
+// INVARIANT: segments[] is in creation order; only the last one can be open; a segment leaves the
+// list only after its RpcWrote finished (or its PUT failed), and then its extents are already in
+// extentMap (success) or writeError is set (failure).
+import type { ExtentMap } from "./extent-map.js";
+import type { LogSegment } from "./log-segment.js";
+
+export interface PendingSegment {
+  readonly seg: LogSegment;
+  /** Resolves when the segment left the list (reported or failed). Never rejects. */
+  readonly done: Promise<void>;
+  resolveDone(): void;
+}
+
+export class FileInode {
+  readonly ino: bigint;
+  /** Open file handles on this inode. */
+  openCount = 0;
+  /** Size from the server's latest stat (grown by our own completed writes). */
+  serverSize: number | undefined;
+  /** Size including unreported writes; defined only while segments is non-empty. */
+  localSize: number | undefined;
+  /** Persisted extents learned from the server and our completed LogSegments; undefined = nothing known. */
+  extentMap: ExtentMap | undefined;
+  readonly segments: PendingSegment[] = [];
+  /** True while the completion loop runs (RpcWrote in order). */
+  pumping = false;
+  /** A write failed for good since the last flush/fsync reported it (EIO there, like Linux's errseq). */
+  writeError: Error | undefined;
+
+  constructor(ino: bigint) {
+    this.ino = ino;
+  }
+
+  get dirty(): boolean {
+    return this.segments.length > 0;
+  }
+
+  /** The newest segment if it still accepts writes. */
+  openSegment(): LogSegment | undefined {
+    const last = this.segments[this.segments.length - 1];
+    return last && last.seg.state === "open" ? last.seg : undefined;
+  }
+
+  /** The size to report: unreported writes may make the file longer than the server knows. */
+  effectiveSize(serverSize: number): number {
+    return this.localSize !== undefined ? Math.max(serverSize, this.localSize) : serverSize;
+  }
+}

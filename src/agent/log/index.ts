@@ -1,0 +1,2 @@
+// Public API of agent/log.
+export { AgentLogger, type AgentLogLevel, type AgentLoggerOptions } from "./agent-logger.js";

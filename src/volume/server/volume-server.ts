@@ -1,0 +1,217 @@
+// startVolumeServer: proxyfsd's RPC front end for one or more volumes.
+//   * retryrpc over TLS (RetryRPCPort): every method the agent uses (rpc-handlers.ts), clients
+//     admitted only with a live MountID (authorizeClient); lease interrupts go out as upcalls;
+//   * JSON-RPC over TCP (TCPPort): Server.RpcMountByAccountName / RpcUnmount / RpcPing, reached
+//     directly or through the Swift proxy's PROXYFS method.
+// Volume state is in memory (Volume + MemoryVolumeStore) unless the caller passes a Volume; log
+// segment data is PUT by agents straight into the object store, the server only creates the
+// containers (and, later, garbage-collects through the same ObjectStore).
+//
+// Deliberate difference from 1.17.1: Server.RpcUnmount releases the mount's leases and forgets its
+// retryrpc client (1.17.1 left the leases behind, a TODO in its code); the reply is unchanged.
+
+import { Errno } from "../../base/errno.js";
+import { RetryRpcServer, generateServerCredentials, type ServerCredentials, type RetryRpcServerStats } from "../../rpc/index.js";
+import type { ObjectStore } from "../../objstore/index.js";
+import {
+  Capability, encodeUpcall, negotiateCapabilities, registerProxyFsHandlers, unmountNotFoundError,
+  type MountByAccountNameReply, type MountByAccountNameRequest, type UnmountRequest, type PingRequest,
+} from "../../proto/index.js";
+import { Volume } from "../volume.js";
+import { ROOT_INO } from "../types.js";
+import { LeaseManager, type LeaseStats } from "./lease-manager.js";
+import { MountTable } from "./mount-table.js";
+import { createRpcHandlers, type ServedVolume } from "./rpc-handlers.js";
+import { JsonRpcError, JsonRpcListener } from "./jsonrpc-listener.js";
+
+export type ServerLogLevel = "debug" | "info" | "warn" | "error";
+export type ServerLogger = (level: ServerLogLevel, message: string) => void;
+
+export interface ServedVolumeOptions {
+  /** [Volume:<name>] */
+  name: string;
+  /** Swift account = volume (e.g. "AUTH_test"); what RpcMountByAccountName names. */
+  accountName: string;
+  /** Existing state; default: a fresh in-memory Volume for accountName. */
+  volume?: Volume;
+  /** Where agents PUT log segments; the server creates their containers there (and GCs later). */
+  objectStore?: ObjectStore;
+  /** Idle lease objects kept (ActiveLeaseEvictLowLimit / HighLimit). */
+  leaseEvictLowLimit?: number;
+  leaseEvictHighLimit?: number;
+}
+
+export interface VolumeServerOptions {
+  volumes: ServedVolumeOptions[];
+  /** RetryRPCPublicIPAddr handed to agents ([Peer:<WhoAmI>] PublicIPAddr). Default "127.0.0.1". */
+  publicAddress?: string;
+  /** retryrpc listen address; default publicAddress. */
+  retryRpcHost?: string;
+  /** RetryRPCPort; 0 (default) picks a free port. */
+  retryRpcPort?: number;
+  /** JSON-RPC listen address ([Peer:<WhoAmI>] PrivateIPAddr); default "127.0.0.1". */
+  jsonRpcHost?: string;
+  /** [JSONRPCServer] TCPPort; 0 (default) picks a free port. */
+  jsonRpcPort?: number;
+  /** TLS credentials; default: a fresh CA + server certificate for publicAddress (as 1.17.1). */
+  credentials?: ServerCredentials;
+  retryRpc?: { ttlCompletedMs?: number; ackTrimMs?: number; deadlineIoMs?: number; keepAlivePeriodMs?: number };
+  lease?: { minLeaseDurationMs?: number; leaseInterruptIntervalMs?: number; leaseInterruptLimit?: number };
+  /** Extension capabilities this server grants (default: all it implements). */
+  capabilities?: readonly string[];
+  log?: ServerLogger;
+}
+
+export interface VolumeServer {
+  readonly retryRpcPort: number;
+  readonly jsonRpcPort: number;
+  readonly publicAddress: string;
+  /** PEM of the root CA (what RootCAx509CertificatePEM carries). */
+  readonly caCertPem: string;
+  /** Live MountIDs. */
+  mountIds(): string[];
+  stats(): { mounts: number; retryRpc: RetryRpcServerStats; leases: Record<string, LeaseStats> };
+  close(): Promise<void>;
+}
+
+/** Every capability this server implements. */
+export const SERVER_CAPABILITIES: readonly string[] = [Capability.Negotiation, Capability.Rename2, Capability.Fallocate, Capability.SeekDataHole];
+
+export class VolumeServerError extends Error {
+  override readonly name = "VolumeServerError";
+  readonly code = "ERR_VOLUME_SERVER";
+}
+
+export async function startVolumeServer(opts: VolumeServerOptions): Promise<VolumeServer> {
+  const log: ServerLogger = opts.log ?? ((level, message) => {
+    if (level === "warn" || level === "error") process.stderr.write(`proxyfsd ${level}: ${message}\n`);
+  });
+  if (!Array.isArray(opts.volumes) || opts.volumes.length === 0) throw new VolumeServerError("startVolumeServer needs at least one volume");
+  const byAccount = new Map<string, ServedVolume>();
+  const names = new Set<string>();
+  const publicAddress = opts.publicAddress ?? "127.0.0.1";
+  const supported = opts.capabilities ?? SERVER_CAPABILITIES;
+  const mounts = new MountTable<ServedVolume>();
+  /** Mounts whose lease expired after ignoring interrupts: unmounted at the next RpcLease (1.17.1). */
+  const delayedUnmounts = new Set<string>();
+
+  // Created below, used by the lease managers' interrupt path.
+  let rpc: RetryRpcServer | undefined;
+
+  for (const v of opts.volumes) {
+    if (names.has(v.name)) throw new VolumeServerError(`volume ${JSON.stringify(v.name)} is configured twice`);
+    if (byAccount.has(v.accountName)) throw new VolumeServerError(`account ${JSON.stringify(v.accountName)} is served by two volumes`);
+    names.add(v.name);
+    const leases = new LeaseManager({
+      ...opts.lease,
+      ...(v.leaseEvictLowLimit !== undefined ? { evictLowLimit: v.leaseEvictLowLimit } : {}),
+      ...(v.leaseEvictHighLimit !== undefined ? { evictHighLimit: v.leaseEvictHighLimit } : {}),
+      sendInterrupt: (mountId, type, ino) => rpc?.sendUpcall(mountId, encodeUpcall({ RPCInterruptType: type, InodeNumber: ino })) ?? false,
+      onExpired: (mountId, ino) => {
+        log("warn", `volume ${v.name}: mount ${mountId} ignored lease interrupts for inode ${ino}; lease expired, mount will be unmounted`);
+        delayedUnmounts.add(mountId);
+      },
+    });
+    byAccount.set(v.accountName, {
+      name: v.name,
+      accountName: v.accountName,
+      volume: v.volume ?? new Volume({ accountName: v.accountName }),
+      objectStore: v.objectStore,
+      leases,
+      containers: new Map(),
+    });
+  }
+
+  const unmount = (mountId: string): boolean => {
+    const m = mounts.get(mountId);
+    if (m === undefined) return false;
+    mounts.delete(mountId);
+    m.volume.leases.releaseAll(mountId);
+    rpc?.forgetClient(mountId);
+    return true;
+  };
+
+  const credentials = opts.credentials ?? (await generateServerCredentials({ publicAddress }));
+  rpc = new RetryRpcServer({
+    credentials,
+    host: opts.retryRpcHost ?? publicAddress,
+    port: opts.retryRpcPort ?? 0,
+    ...opts.retryRpc,
+    authorizeClient: (clientId) => mounts.has(clientId),
+    log: (level, message) => log(level, `retryrpc: ${message}`),
+  });
+  registerProxyFsHandlers(rpc, createRpcHandlers({
+    mounts,
+    log,
+    beforeLease: () => {
+      if (delayedUnmounts.size === 0) return;
+      for (const id of delayedUnmounts) {
+        if (unmount(id)) log("warn", `mount ${id} unmounted: its lease expired (ignored ${opts.lease?.leaseInterruptLimit ?? 20} interrupts)`);
+      }
+      delayedUnmounts.clear();
+    },
+  }));
+  const retryRpcPort = await rpc.listen();
+
+  const caPem = Buffer.from(credentials.caCertPem, "utf8");
+  const json = new JsonRpcListener({
+    host: opts.jsonRpcHost ?? "127.0.0.1",
+    port: opts.jsonRpcPort ?? 0,
+    log,
+    handlers: {
+      "Server.RpcMountByAccountName": async (r) => {
+        const req = r as MountByAccountNameRequest;
+        const served = byAccount.get(req.AccountName);
+        if (served === undefined) {
+          log("warn", `mount of unknown account ${JSON.stringify(req.AccountName)} refused`);
+          throw new JsonRpcError(`errno: ${Errno.ENOENT}`);
+        }
+        const caps = negotiateCapabilities(req.Capabilities, supported);
+        const m = mounts.add(served, caps);
+        log("info", `volume ${served.name}: mounted as ${m.mountId}${req.Capabilities ? ` (capabilities: ${caps.join(" ") || "none"})` : ""}`);
+        const reply: MountByAccountNameReply = {
+          MountID: m.mountId, RootDirInodeNumber: ROOT_INO, RetryRPCPublicIPAddr: publicAddress, RetryRPCPort: retryRpcPort,
+          RootCAx509CertificatePEM: caPem,
+        };
+        if (req.Capabilities !== undefined) reply.Capabilities = caps;
+        return reply;
+      },
+      "Server.RpcUnmount": async (r) => {
+        const req = r as UnmountRequest;
+        if (!unmount(req.MountID)) throw new JsonRpcError(unmountNotFoundError(req.MountID));
+        log("info", `unmounted ${req.MountID}`);
+        return { RequestTimeSec: 0n, RequestTimeNsec: 0n, SendTimeSec: 0n, SendTimeNsec: 0n };
+      },
+      "Server.RpcPing": async (r) => ({ Message: `pong ${Buffer.byteLength((r as PingRequest).Message)} bytes` }),
+    },
+  });
+  let jsonRpcPort: number;
+  try {
+    jsonRpcPort = await json.listen();
+  } catch (err) {
+    await rpc.close();
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  const server = rpc;
+  return {
+    retryRpcPort,
+    jsonRpcPort,
+    publicAddress,
+    caCertPem: credentials.caCertPem,
+    mountIds: () => mounts.ids(),
+    stats: () => ({
+      mounts: mounts.size,
+      retryRpc: server.stats,
+      leases: Object.fromEntries([...byAccount.values()].map((s) => [s.name, s.leases.stats])),
+    }),
+    close: () => {
+      closing ??= (async () => {
+        for (const s of byAccount.values()) s.leases.close();
+        await Promise.all([json.close(), server.close()]);
+      })();
+      return closing;
+    },
+  };
+}
