@@ -46,8 +46,9 @@ export class RelayTransport implements FuseTransport {
   resume(): void { this.#child.stdout!.resume(); }
 
   send(chunks: Buffer[]): void {
-    // The relay reads each reply by its length and writes it to /dev/fuse in one write.
-    this.#child.stdin!.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    // The relay reads each reply by its length and writes it to /dev/fuse in one write. The pipe
+    // write is asynchronous, so the chunks are copied: callers may reuse them after send returns.
+    this.#child.stdin!.write(Buffer.concat(chunks));
   }
 
   close(): void {

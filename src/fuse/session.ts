@@ -59,9 +59,28 @@ export const DEFAULT_CAPABILITIES: InitFlagName[] = [
 const MAX_PAGES_LIMIT = 256;
 const PAGE = 4096;
 
-interface Pending {
-  controller: AbortController | undefined;
-  interrupted: boolean;
+/**
+ * The RequestContext handed to handlers, also the session's record of a pending request (for
+ * INTERRUPT). The signal getter is on the prototype, so a request costs one object, no closures;
+ * the AbortController is made only when a handler reads `signal`: most never do.
+ */
+class Pending implements RequestContext {
+  controller: AbortController | undefined = undefined;
+  interrupted = false;
+  done = false;
+  constructor(
+    readonly unique: bigint, readonly nodeid: bigint, readonly opcode: number,
+    readonly uid: number, readonly gid: number, readonly pid: number,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (this.done) return AbortSignal.abort();
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.interrupted) this.controller.abort(new FsError(Errno.EINTR, "interrupted"));
+    }
+    return this.controller.signal;
+  }
 }
 
 const silentLogger: SessionLogger = { info() {}, warn() {}, error() {} };
@@ -75,6 +94,7 @@ interface Req {
   gid: number;
   pid: number;
   body: Buffer;
+  ctx: Pending;
 }
 
 export class FuseSession extends EventEmitter {
@@ -84,6 +104,9 @@ export class FuseSession extends EventEmitter {
   readonly #log: SessionLogger;
   readonly #pending = new Map<bigint, Pending>();
   readonly #lookupCounts = new Map<bigint, number>();
+  readonly #bound = new Map<keyof FuseHandler, unknown>();
+  /** Reply header, reused: transports consume the chunks before send() returns. */
+  readonly #head = Buffer.alloc(16);
   #inFlight = 0;
   #paused = false;
   #initialized = false;
@@ -206,7 +229,11 @@ export class FuseSession extends EventEmitter {
       this.#log.error(`fuse: short request of ${msg.length} bytes ignored`);
       return;
     }
-    const h = InHeader.decode(msg, 0);
+    // Read field by field: this runs once per request and an intermediate object costs.
+    const h = {
+      len: msg.readUInt32LE(0), opcode: msg.readUInt32LE(4), unique: msg.readBigUInt64LE(8), nodeid: msg.readBigUInt64LE(16),
+      uid: msg.readUInt32LE(24), gid: msg.readUInt32LE(28), pid: msg.readUInt32LE(32), totalExtlen: msg.readUInt16LE(36),
+    };
     let end = Math.min(h.len, msg.length);
     if (h.len !== msg.length) {
       this.#log.warn(`fuse: request ${h.unique} (${opcodeName[h.opcode] ?? h.opcode}) header len ${h.len} != read ${msg.length}`);
@@ -214,7 +241,8 @@ export class FuseSession extends EventEmitter {
     // Request extensions (security context, supplementary groups) trail the body; we negotiate
     // none, but strip them if present so they are never taken for payload.
     if (h.totalExtlen > 0) end = Math.max(InHeader.size, end - h.totalExtlen * 8);
-    const req: Req = { opcode: h.opcode, unique: h.unique, nodeid: h.nodeid, uid: h.uid, gid: h.gid, pid: h.pid, body: msg.subarray(InHeader.size, end) };
+    const ctx = new Pending(h.unique, h.nodeid, h.opcode, h.uid, h.gid, h.pid);
+    const req: Req = { opcode: h.opcode, unique: h.unique, nodeid: h.nodeid, uid: h.uid, gid: h.gid, pid: h.pid, body: msg.subarray(InHeader.size, end), ctx };
     if (this.#opts.debug) this.#log.debug?.(`fuse: <- ${opcodeName[h.opcode] ?? h.opcode} unique=${h.unique} nodeid=${h.nodeid} len=${h.len} uid=${h.uid} pid=${h.pid}`);
 
     // Ops without replies, and INIT, are handled synchronously.
@@ -259,27 +287,32 @@ export class FuseSession extends EventEmitter {
       this.#fail(req, err);
       return;
     }
-    const pending: Pending = { controller: undefined, interrupted: false };
-    this.#pending.set(req.unique, pending);
+    this.#pending.set(req.unique, ctx);
     this.#inFlight++;
     if (this.#inFlight >= this.#opts.maxConcurrency && !this.#paused) {
       this.#paused = true;
       this.#transport.pause();
     }
-    let p: Promise<Buffer[]>;
+    void this.#run(req, work);
+  }
+
+  /** Awaits the work and sends its reply; never rejects. */
+  async #run(req: Req, work: () => Promise<Buffer[]>): Promise<void> {
+    let chunks: Buffer[];
     try {
-      p = work();
+      chunks = await work();
     } catch (err) {
-      p = Promise.reject(err);
+      this.#done(req);
+      this.#fail(req, err);
+      return;
     }
-    p.then(
-      (chunks) => { this.#done(req); this.#reply(req, chunks); },
-      (err) => { this.#done(req); this.#fail(req, err); },
-    );
+    this.#done(req);
+    this.#reply(req, chunks);
   }
 
   #done(req: Req): void {
     this.#pending.delete(req.unique);
+    req.ctx.done = true;
     this.#inFlight--;
     if (this.#paused && this.#inFlight < this.#opts.maxConcurrency) {
       this.#paused = false;
@@ -324,9 +357,12 @@ export class FuseSession extends EventEmitter {
     let len = OutHeader.size;
     for (const c of chunks) len += c.length;
     if (this.#opts.debug) this.#log.debug?.(`fuse: -> ${req.unique} ok len=${len}`);
-    const head = Buffer.allocUnsafe(OutHeader.size);
-    OutHeader.encodeInto({ len, error: 0, unique: req.unique }, head, 0);
-    this.#send(chunks.length === 0 ? [head] : [head, ...chunks]);
+    const head = this.#head;
+    head.writeUInt32LE(len, 0);
+    head.writeInt32LE(0, 4);
+    head.writeBigUInt64LE(req.unique, 8);
+    chunks.unshift(head);
+    this.#send(chunks);
   }
 
   #send(chunks: Buffer[]): void {
@@ -409,27 +445,22 @@ export class FuseSession extends EventEmitter {
     } else finishInit();
   }
 
-  #ctx(req: Req): RequestContext {
-    const pending = () => this.#pending.get(req.unique);
-    return {
-      unique: req.unique, nodeid: req.nodeid, opcode: req.opcode, uid: req.uid, gid: req.gid, pid: req.pid,
-      // The AbortController is made only when a handler asks for the signal: most never do.
-      get signal(): AbortSignal {
-        const p = pending();
-        if (!p) return AbortSignal.abort();
-        if (!p.controller) {
-          p.controller = new AbortController();
-          if (p.interrupted) p.controller.abort(new FsError(Errno.EINTR, "interrupted"));
-        }
-        return p.controller.signal;
-      },
-    };
-  }
+  readonly #entryReply = async (p: Promise<Entry | NegativeEntry>): Promise<Buffer[]> => {
+    const e = await p;
+    const buf = encodeEntry(e, this.#ttl);
+    this.#countLookup(e);
+    return [buf];
+  };
 
   #need<K extends keyof FuseHandler>(name: K): NonNullable<FuseHandler[K]> {
+    // Bound once per method, not per request.
+    const cached = this.#bound.get(name);
+    if (cached) return cached as NonNullable<FuseHandler[K]>;
     const fn = this.#handler[name];
     if (!fn) throw new FsError(Errno.ENOSYS, `${String(name)} is not implemented`);
-    return (fn as (...a: unknown[]) => unknown).bind(this.#handler) as NonNullable<FuseHandler[K]>;
+    const bound = (fn as (...a: unknown[]) => unknown).bind(this.#handler);
+    this.#bound.set(name, bound);
+    return bound as NonNullable<FuseHandler[K]>;
   }
 
   /**
@@ -440,23 +471,9 @@ export class FuseSession extends EventEmitter {
     const b = req.body;
     const n = req.nodeid;
     const ttl = this.#ttl;
-    const entryReply = async (p: Promise<Entry | NegativeEntry>) => {
-      const e = await p;
-      const buf = encodeEntry(e, ttl);
-      this.#countLookup(e);
-      return [buf];
-    };
-    const open = (o: { fh: bigint; directIo?: boolean; keepCache?: boolean; nonSeekable?: boolean; cacheDir?: boolean; noFlush?: boolean; parallelDirectWrites?: boolean }) => {
-      let f = 0;
-      if (o.directIo) f |= FOPEN.DIRECT_IO;
-      if (o.keepCache) f |= FOPEN.KEEP_CACHE;
-      if (o.nonSeekable) f |= FOPEN.NONSEEKABLE;
-      if (o.cacheDir) f |= FOPEN.CACHE_DIR;
-      if (o.noFlush) f |= FOPEN.NOFLUSH;
-      if (o.parallelDirectWrites) f |= FOPEN.PARALLEL_DIRECT_WRITES;
-      return OpenOut.encode({ fh: o.fh, openFlags: f });
-    };
-    const ctx = this.#ctx(req);
+    const entryReply = this.#entryReply;
+    const open = openOut;
+    const ctx = req.ctx;
     switch (req.opcode) {
       case Opcode.LOOKUP: {
         const name = cstring(b, 0).str;
@@ -765,3 +782,14 @@ function encodeStatx(attr: Attr, ttlMs: number): Buffer[] {
   return [head, body];
 }
 
+
+function openOut(o: { fh: bigint; directIo?: boolean; keepCache?: boolean; nonSeekable?: boolean; cacheDir?: boolean; noFlush?: boolean; parallelDirectWrites?: boolean }): Buffer {
+  let f = 0;
+  if (o.directIo) f |= FOPEN.DIRECT_IO;
+  if (o.keepCache) f |= FOPEN.KEEP_CACHE;
+  if (o.nonSeekable) f |= FOPEN.NONSEEKABLE;
+  if (o.cacheDir) f |= FOPEN.CACHE_DIR;
+  if (o.noFlush) f |= FOPEN.NOFLUSH;
+  if (o.parallelDirectWrites) f |= FOPEN.PARALLEL_DIRECT_WRITES;
+  return OpenOut.encode({ fh: o.fh, openFlags: f });
+}

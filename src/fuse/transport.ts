@@ -16,7 +16,10 @@ export interface FuseTransport {
   /** Stop reading until resume(): back-pressure when too many requests are in flight. */
   pause(): void;
   resume(): void;
-  /** Sends one complete message (the chunks are written as one write). */
+  /**
+   * Sends one complete message (the chunks are written as one write). The chunks are consumed
+   * before send returns: the caller may reuse their memory afterwards.
+   */
   send(chunks: Buffer[]): void;
   close(): void;
 }
