@@ -67,7 +67,7 @@ async function main(): Promise<void> {
       volumes: cfg.volumes.map((v) => {
         const objectStore = objectStoreFor(cfg, v.accountName);
         if (objectStore) stores.push(objectStore);
-        return { name: v.name, accountName: v.accountName, leaseEvictLowLimit: v.leaseEvictLowLimit, leaseEvictHighLimit: v.leaseEvictHighLimit, ...(objectStore ? { objectStore } : {}) };
+        return { name: v.name, accountName: v.accountName, leaseEvictLowLimit: v.leaseEvictLowLimit, leaseEvictHighLimit: v.leaseEvictHighLimit, ...(objectStore ? { objectStore } : {}), ...(objectStore && v.persist ? { persist: v.persist } : {}) };
       }),
       publicAddress: cfg.publicIPAddr,
       retryRpcHost: cfg.retryRpcListenIPAddr,

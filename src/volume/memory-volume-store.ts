@@ -11,6 +11,16 @@ import type { CommitRecord, Mutation, VolumeStore, VolumeTxn } from "./volume-st
 /** First nonce handed out: 0 means "none" and 1 is the root directory (as ProxyFS). */
 export const FIRST_NONCE = 2n;
 
+/** The state of a store as exportState() hands it out. */
+export interface StoreSnapshot {
+  readonly inodes: Iterable<InodeRecord>;
+  readonly dirs: Iterable<[bigint, Iterable<[string, DirEntryRecord]>]>;
+  readonly extentMaps: Iterable<[bigint, ExtentMap]>;
+  readonly segments: Iterable<[bigint, string]>;
+  readonly unreferenced: readonly bigint[];
+  readonly nextNonce: bigint;
+}
+
 export class StoreStateError extends Error {
   override readonly name = "StoreStateError";
   readonly code = "ERR_VOLUME_STORE_STATE";
@@ -92,6 +102,40 @@ export class MemoryVolumeStore implements VolumeStore {
 
   peekNonce(): bigint {
     return this.#nextNonce;
+  }
+
+  /**
+   * The whole state, for checkpoint writers (persist/). Call between transactions; the
+   * iterables are live views, so finish reading them before the next transaction.
+   */
+  exportState(): StoreSnapshot {
+    if (this.#open !== null) throw new StoreStateError(`cannot export state: transaction "${this.#open.op}" is open`);
+    const dirs = this.#dirs;
+    return {
+      inodes: this.#inodes.values(),
+      dirs: (function* () {
+        for (const [dir, tree] of dirs) {
+          yield [dir, (function* () {
+            for (const c = tree.at(0); c.valid; c.next()) yield [c.key, c.value] as [string, DirEntryRecord];
+          })()] as [bigint, Iterable<[string, DirEntryRecord]>];
+        }
+      })(),
+      extentMaps: this.#extents.entries(),
+      segments: this.#segments.entries(),
+      unreferenced: [...this.#unreferenced],
+      nextNonce: this.#nextNonce,
+    };
+  }
+
+  /** Restores the unreferenced-segment set of a loaded checkpoint (records must exist). */
+  markUnreferenced(segments: Iterable<bigint>): void {
+    for (const s of segments) if (!this.#segmentRefs.has(s)) this.#unreferenced.add(s);
+  }
+
+  /** Raises the nonce sequence to at least `next` (recovery: skips reserved numbers). */
+  advanceNonce(next: bigint): void {
+    if (this.#open !== null) throw new StoreStateError(`cannot advance the nonce: transaction "${this.#open.op}" is open`);
+    if (next > this.#nextNonce) this.#nextNonce = next;
   }
 
   // ---- used by Txn only ----

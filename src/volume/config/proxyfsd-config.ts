@@ -10,6 +10,11 @@
 //   [FSGlobals]        VolumeGroupList
 //   [VolumeGroup:G]    VolumeList, PrimaryPeer      volumes of groups whose PrimaryPeer is WhoAmI are served
 //   [Volume:V]         AccountName, ActiveLeaseEvictLowLimit, ActiveLeaseEvictHighLimit
+//   (ours) [Volume:V]  Persistence: objectstore | memory (default objectstore when [ObjectStore]
+//                      is configured), MetadataContainerPrefix (default "proxyfs_": state lives
+//                      in container <prefix>meta of the volume's account), CheckpointInterval
+//                      (default 60s), CheckpointJournalBytes (default 8388608), AutoFormat
+//                      (default true: an empty container is formatted at start)
 //   (ours) [ObjectStore]  AuthURL + AuthUser + AuthKey (tempauth), or StorageURL + AuthToken
 //   (ours) [TLS]          Directory: CA + server certificate, created when missing, loaded when present
 //
@@ -22,6 +27,8 @@ export interface ProxyfsdVolumeConfig {
   accountName: string;
   leaseEvictLowLimit: number;
   leaseEvictHighLimit: number;
+  /** Where the state lives: undefined = memory only. */
+  persist?: { containerPrefix: string; checkpointIntervalMs: number; checkpointJournalBytes: number; autoFormat: boolean };
 }
 
 export interface ProxyfsdConfig {
@@ -64,6 +71,7 @@ export function loadProxyfsdConfig(conf: ConfMap): ProxyfsdConfig {
   const groups = loadSection(conf, "FSGlobals", { VolumeGroupList: opt.list() }).values.VolumeGroupList;
   const volumes: ProxyfsdVolumeConfig[] = [];
   const seen = new Set<string>();
+  const explicit = new Map<string, string>();
   for (const g of groups) {
     const group = loadSection(conf, `VolumeGroup:${g}`, { VolumeList: opt.list(), PrimaryPeer: opt.string() }).values;
     if (group.PrimaryPeer !== cluster.WhoAmI) continue;
@@ -74,11 +82,18 @@ export function loadProxyfsdConfig(conf: ConfMap): ProxyfsdConfig {
         AccountName: opt.string(),
         ActiveLeaseEvictLowLimit: opt.safeUint({ default: 500_000, min: 1 }),
         ActiveLeaseEvictHighLimit: opt.safeUint({ default: 500_010, min: 1 }),
+        Persistence: optional(opt.string({ check: (x) => (x === "objectstore" || x === "memory" ? undefined : 'expected "objectstore" or "memory"') })),
+        MetadataContainerPrefix: opt.string({ default: "proxyfs_", check: (x) => (/^[A-Za-z0-9_.-]{1,200}$/.test(x) ? undefined : "expected 1-200 characters of A-Z a-z 0-9 _ . -") }),
+        CheckpointInterval: opt.duration({ default: "60s", min: "10ms" }),
+        CheckpointJournalBytes: opt.safeUint({ default: 8 << 20, min: 4096 }),
+        AutoFormat: opt.bool({ default: true }),
       }).values;
       if (vol.ActiveLeaseEvictHighLimit < vol.ActiveLeaseEvictLowLimit) {
         throw conf.valueError(`Volume:${v}`, "ActiveLeaseEvictHighLimit", `expected a value >= ActiveLeaseEvictLowLimit (${vol.ActiveLeaseEvictLowLimit}), got ${JSON.stringify(String(vol.ActiveLeaseEvictHighLimit))}`);
       }
-      volumes.push({ name: v, accountName: vol.AccountName, leaseEvictLowLimit: vol.ActiveLeaseEvictLowLimit, leaseEvictHighLimit: vol.ActiveLeaseEvictHighLimit });
+      const persist = { containerPrefix: vol.MetadataContainerPrefix, checkpointIntervalMs: ms(vol.CheckpointInterval), checkpointJournalBytes: vol.CheckpointJournalBytes, autoFormat: vol.AutoFormat };
+      volumes.push({ name: v, accountName: vol.AccountName, leaseEvictLowLimit: vol.ActiveLeaseEvictLowLimit, leaseEvictHighLimit: vol.ActiveLeaseEvictHighLimit, ...(vol.Persistence !== "memory" ? { persist } : {}) });
+      if (vol.Persistence !== undefined) explicit.set(v, vol.Persistence);
     }
   }
   if (volumes.length === 0) {
@@ -108,6 +123,11 @@ export function loadProxyfsdConfig(conf: ConfMap): ProxyfsdConfig {
     } else {
       throw conf.missingError("ObjectStore", "AuthURL", "AuthURL (+AuthUser, AuthKey) or StorageURL (+AuthToken)");
     }
+  }
+  for (const v of volumes) {
+    if (objectStore !== undefined || v.persist === undefined) continue;
+    if (explicit.get(v.name) === "objectstore") throw conf.valueError(`Volume:${v.name}`, "Persistence", "objectstore needs an [ObjectStore] section");
+    delete v.persist; // default: persistent only when an object store is configured
   }
   const tls = loadSection(conf, "TLS", { Directory: opt.string() }).values;
 

@@ -23,6 +23,9 @@ import { LeaseManager, type LeaseStats } from "./lease-manager.js";
 import { MountTable } from "./mount-table.js";
 import { createRpcHandlers, type ServedVolume } from "./rpc-handlers.js";
 import { JsonRpcError, JsonRpcListener } from "./jsonrpc-listener.js";
+import { PersistentVolume, type PersistOptions } from "../persist/index.js";
+import type { ClientInfo } from "../../rpc/index.js";
+import type { ProxyFsHandlers } from "../../proto/index.js";
 
 export type ServerLogLevel = "debug" | "info" | "warn" | "error";
 export type ServerLogger = (level: ServerLogLevel, message: string) => void;
@@ -36,6 +39,11 @@ export interface ServedVolumeOptions {
   volume?: Volume;
   /** Where agents PUT log segments; the server creates their containers there (and GCs later). */
   objectStore?: ObjectStore;
+  /**
+   * Keep the volume's whole state in `objectStore` (persist/, LAYOUT.md): recovered at start,
+   * every mutating RPC replies only once its journal batch is durable. Ignored with `volume`.
+   */
+  persist?: Omit<PersistOptions, "objectStore" | "accountName" | "log" | "readOnly">;
   /** Idle lease objects kept (ActiveLeaseEvictLowLimit / HighLimit). */
   leaseEvictLowLimit?: number;
   leaseEvictHighLimit?: number;
@@ -97,6 +105,10 @@ export async function startVolumeServer(opts: VolumeServerOptions): Promise<Volu
 
   // Created below, used by the lease managers' interrupt path.
   let rpc: RetryRpcServer | undefined;
+  const persisted = new Map<ServedVolume, PersistentVolume>();
+  const closePersisted = async (): Promise<void> => {
+    for (const pv of persisted.values()) await pv.close().catch((err) => log("error", `closing ${pv.container}: ${(err as Error).message}`));
+  };
 
   for (const v of opts.volumes) {
     if (names.has(v.name)) throw new VolumeServerError(`volume ${JSON.stringify(v.name)} is configured twice`);
@@ -112,14 +124,28 @@ export async function startVolumeServer(opts: VolumeServerOptions): Promise<Volu
         delayedUnmounts.add(mountId);
       },
     });
-    byAccount.set(v.accountName, {
+    let pv: PersistentVolume | undefined;
+    if (v.volume === undefined && v.persist !== undefined) {
+      if (v.objectStore === undefined) throw new VolumeServerError(`volume ${JSON.stringify(v.name)}: persistence needs an object store`);
+      try {
+        pv = await PersistentVolume.open({ ...v.persist, objectStore: v.objectStore, accountName: v.accountName, log: (level, m) => log(level, `volume ${v.name}: ${m}`) });
+      } catch (err) {
+        leases.close();
+        await closePersisted();
+        throw err;
+      }
+      log("info", `volume ${v.name}: state in ${v.objectStore.description} container ${pv.container} (${pv.store.inodeCount()} inodes)`);
+    }
+    const served: ServedVolume = {
       name: v.name,
       accountName: v.accountName,
-      volume: v.volume ?? new Volume({ accountName: v.accountName }),
+      volume: pv?.volume ?? v.volume ?? new Volume({ accountName: v.accountName }),
       objectStore: v.objectStore,
       leases,
       containers: new Map(),
-    });
+    };
+    byAccount.set(v.accountName, served);
+    if (pv !== undefined) persisted.set(served, pv);
   }
 
   const unmount = (mountId: string): boolean => {
@@ -140,7 +166,7 @@ export async function startVolumeServer(opts: VolumeServerOptions): Promise<Volu
     authorizeClient: (clientId) => mounts.has(clientId),
     log: (level, message) => log(level, `retryrpc: ${message}`),
   });
-  registerProxyFsHandlers(rpc, createRpcHandlers({
+  registerProxyFsHandlers(rpc, durable(mounts, persisted, createRpcHandlers({
     mounts,
     log,
     beforeLease: () => {
@@ -150,7 +176,7 @@ export async function startVolumeServer(opts: VolumeServerOptions): Promise<Volu
       }
       delayedUnmounts.clear();
     },
-  }));
+  })));
   const retryRpcPort = await rpc.listen();
 
   const caPem = Buffer.from(credentials.caCertPem, "utf8");
@@ -190,6 +216,7 @@ export async function startVolumeServer(opts: VolumeServerOptions): Promise<Volu
     jsonRpcPort = await json.listen();
   } catch (err) {
     await rpc.close();
+    await closePersisted();
     throw err;
   }
 
@@ -210,8 +237,33 @@ export async function startVolumeServer(opts: VolumeServerOptions): Promise<Volu
       closing ??= (async () => {
         for (const s of byAccount.values()) s.leases.close();
         await Promise.all([json.close(), server.close()]);
+        await closePersisted();
       })();
       return closing;
     },
   };
+}
+
+/**
+ * Wraps the handlers of persistent volumes: a request that committed anything (its own
+ * transaction, or one that ran while it awaited) is answered only once the journal holds it
+ * durably, so every acknowledged mutation survives a crash (group commit batches the waits).
+ */
+function durable(mounts: MountTable<ServedVolume>, persisted: Map<ServedVolume, PersistentVolume>, handlers: ProxyFsHandlers): ProxyFsHandlers {
+  if (persisted.size === 0) return handlers;
+  const out: Record<string, (req: { MountID?: string }, client: ClientInfo) => Promise<unknown>> = {};
+  for (const [name, h] of Object.entries(handlers) as Array<[string, (req: { MountID?: string }, client: ClientInfo) => Promise<unknown>]>) {
+    out[name] = async (req, client) => {
+      const served = typeof req?.MountID === "string" ? mounts.get(req.MountID)?.volume : undefined;
+      const pv = served === undefined ? undefined : persisted.get(served);
+      if (pv === undefined) return h(req, client);
+      const before = pv.position;
+      try {
+        return await h(req, client);
+      } finally {
+        if (pv.position !== before) await pv.sync();
+      }
+    };
+  }
+  return out as ProxyFsHandlers;
 }

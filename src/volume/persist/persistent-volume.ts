@@ -1,0 +1,412 @@
+// PersistentVolume: a Volume whose whole state lives in an object store container, so proxyfsd
+// can restart anywhere with only the object store (LAYOUT.md). The working state is a
+// MemoryVolumeStore; its commit hook appends every transaction to a group-committed journal,
+// and checkpoints periodically write the full state as new immutable page objects followed by
+// the header (the commit point). Recovery = load the header's pages + replay journal batches
+// after the header's journal position.
+//
+// Invariants:
+// - every line whose journal batch is durable is in any later recovered state;
+// - no nonce below the durable reservation (header reservedNonce, or a later journal "reserve"
+//   line) is ever handed out again: recovery restarts the nonce sequence at the reservation;
+// - an object is deleted only after a header that no longer needs it has committed (old pages,
+//   trimmed journal batches, and log segments whose last reference was dropped before it).
+import { ObjectStoreError, listAllObjects, type ObjectStore } from "../../objstore/index.js";
+import { MemoryVolumeStore } from "../memory-volume-store.js";
+import { Volume, hex16, type VolumeOptions } from "../volume.js";
+import type { CommitRecord } from "../volume-store.js";
+import { decodeJournalLine, encodeCommit, encodeReserve } from "./codec.js";
+import { JournalWriter } from "./journal.js";
+import {
+  DEFAULT_CONTAINER_PREFIX, HEADER_OBJECT, decodeHeader, encodeHeader, journalName, metaContainer, pageName, parseName,
+  type CheckpointHeader,
+} from "./layout.js";
+import { loadPage, snapshotPages } from "./snapshot.js";
+
+export type PersistLogger = (level: "debug" | "info" | "warn" | "error", message: string) => void;
+
+export class PersistError extends Error {
+  override readonly name = "PersistError";
+  readonly code: "ERR_NOT_FORMATTED" | "ERR_ALREADY_FORMATTED" | "ERR_PERSIST";
+  constructor(code: PersistError["code"], message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export interface PersistOptions {
+  /** The volume's account. */
+  objectStore: ObjectStore;
+  accountName: string;
+  /** Metadata container = `${containerPrefix}meta` (default "proxyfs_"). */
+  containerPrefix?: string;
+  /** Options of the Volume (not its store). */
+  volume?: Omit<VolumeOptions, "store" | "accountName">;
+  /** Checkpoint at least this often while changes happen (default 60 s; 0 = only on size/close). */
+  checkpointIntervalMs?: number;
+  /** Checkpoint when the journal written since the last one exceeds this (default 8 MiB). */
+  checkpointJournalBytes?: number;
+  /** Target checkpoint page size (default 1 MiB). */
+  pageBytes?: number;
+  /** Nonces reserved per journaled reservation (default 1000). */
+  nonceBlock?: bigint;
+  /** Format an unformatted container on open (default false). */
+  autoFormat?: boolean;
+  /** Load only: no journal, no checkpoints, no deletes (fsck). Commits stay in memory. */
+  readOnly?: boolean;
+  log?: PersistLogger;
+}
+
+export interface PersistStats {
+  epoch: number;
+  gen: number;
+  journalBatchesReplayed: number;
+  checkpoints: number;
+  segmentsDeleted: number;
+  objectsDeleted: number;
+}
+
+const NO_LOG: PersistLogger = () => {};
+
+async function getHeader(store: ObjectStore, container: string): Promise<CheckpointHeader | undefined> {
+  try {
+    const r = await store.getObject(container, HEADER_OBJECT);
+    return decodeHeader(r.body.toString("utf8"), `${container}/${HEADER_OBJECT}`);
+  } catch (err) {
+    if (ObjectStoreError.is(err, "NotFound")) return undefined;
+    throw err;
+  }
+}
+
+async function listNames(store: ObjectStore, container: string): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of listAllObjects(store, container)) if (e.kind === "object") out.push(e.name);
+  } catch (err) {
+    if (ObjectStoreError.is(err, "NotFound")) return [];
+    throw err;
+  }
+  return out;
+}
+
+function maxEpoch(names: readonly string[], header: CheckpointHeader | undefined): number {
+  let m = header?.epoch ?? 0;
+  for (const n of names) {
+    const p = parseName(n);
+    if (p !== undefined && p.kind !== "header" && p.epoch > m) m = p.epoch;
+  }
+  return m;
+}
+
+async function putAll(store: ObjectStore, container: string, items: Array<[string, Buffer]>, parallel = 4): Promise<void> {
+  let i = 0;
+  const worker = async (): Promise<void> => {
+    while (i < items.length) {
+      const [name, body] = items[i++]!;
+      await store.putObject(container, name, body, { contentType: "application/x-ndjson" });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, worker));
+}
+
+async function deleteQuietly(store: ObjectStore, container: string, name: string): Promise<boolean> {
+  try {
+    await store.deleteObject(container, name);
+    return true;
+  } catch (err) {
+    if (ObjectStoreError.is(err, "NotFound")) return false;
+    throw err;
+  }
+}
+
+export class PersistentVolume {
+  readonly volume: Volume;
+  readonly store: MemoryVolumeStore;
+  readonly container: string;
+  readonly #os: ObjectStore;
+  readonly #o: PersistOptions;
+  readonly #log: PersistLogger;
+  #journal: JournalWriter | undefined;
+  #header: CheckpointHeader;
+  #loading = true;
+  #reserved: bigint;
+  #gen = 0;
+  #bytesAtCheckpoint = 0;
+  #positionAtCheckpoint = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #checkpointing: Promise<void> | undefined;
+  #again = false;
+  #closed = false;
+  /** Segments unreferenced at the previous checkpoint (deleted when still so at the next). */
+  #gcCandidates = new Set<bigint>();
+  readonly #stats: PersistStats = { epoch: 0, gen: 0, journalBatchesReplayed: 0, checkpoints: 0, segmentsDeleted: 0, objectsDeleted: 0 };
+
+  private constructor(o: PersistOptions, header: CheckpointHeader) {
+    this.#o = o;
+    this.#os = o.objectStore;
+    this.#log = o.log ?? NO_LOG;
+    this.container = metaContainer(o.containerPrefix ?? DEFAULT_CONTAINER_PREFIX);
+    this.#header = header;
+    this.#reserved = header.reservedNonce;
+    this.store = new MemoryVolumeStore({ onCommit: (r) => this.#onCommit(r) });
+    this.volume = undefined as unknown as Volume; // set by open() once the state is loaded
+  }
+
+  /**
+   * Writes an empty volume (root directory only) as checkpoint of a new epoch.
+   * @throws PersistError ERR_ALREADY_FORMATTED when a header exists and `force` is not set.
+   */
+  static async format(o: PersistOptions & { force?: boolean }): Promise<CheckpointHeader> {
+    const log = o.log ?? NO_LOG;
+    const container = metaContainer(o.containerPrefix ?? DEFAULT_CONTAINER_PREFIX);
+    await o.objectStore.putContainer(container);
+    const old = await getHeader(o.objectStore, container);
+    if (old !== undefined && o.force !== true) {
+      throw new PersistError("ERR_ALREADY_FORMATTED", `${o.objectStore.description} container ${container} already holds a volume (epoch ${old.epoch}, ${old.inodes} inodes); use --force to overwrite it`);
+    }
+    const names = await listNames(o.objectStore, container);
+    const epoch = maxEpoch(names, old) + 1;
+    const store = new MemoryVolumeStore();
+    new Volume({ ...o.volume, accountName: o.accountName, store });
+    const pages = snapshotPages(store, o.pageBytes ?? 1 << 20);
+    const header: CheckpointHeader = {
+      accountName: o.accountName, epoch, gen: 0, createdAt: new Date().toISOString(), pages: pages.map((_, i) => pageName(epoch, 0, i)),
+      journalEpoch: epoch, journalSeq: 0, reservedNonce: store.peekNonce(), inodes: store.inodeCount(),
+    };
+    await putAll(o.objectStore, container, pages.map((p, i) => [header.pages[i]!, p]));
+    await o.objectStore.putObject(container, HEADER_OBJECT, Buffer.from(encodeHeader(header)), { contentType: "application/json" });
+    log("info", `formatted ${container} (epoch ${epoch})`);
+    for (const n of names) if (n !== HEADER_OBJECT) await deleteQuietly(o.objectStore, container, n);
+    return header;
+  }
+
+  /** Recovers the volume from the object store (formatting it first if allowed and needed). */
+  static async open(o: PersistOptions): Promise<PersistentVolume> {
+    const log = o.log ?? NO_LOG;
+    const container = metaContainer(o.containerPrefix ?? DEFAULT_CONTAINER_PREFIX);
+    let header = await getHeader(o.objectStore, container);
+    if (header === undefined) {
+      if (o.autoFormat !== true || o.readOnly === true) {
+        throw new PersistError("ERR_NOT_FORMATTED", `${o.objectStore.description} container ${container} holds no volume (no ${HEADER_OBJECT} object); run pfs mkfs first`);
+      }
+      header = await PersistentVolume.format(o);
+    }
+    const names = await listNames(o.objectStore, container);
+    const pv = new PersistentVolume(o, header);
+    await pv.#recover(names);
+    if (o.readOnly !== true) {
+      // A new epoch: its journal names cannot collide with anything an earlier process wrote.
+      const epoch = maxEpoch(names, header) + 1;
+      pv.#journal = new JournalWriter({ store: o.objectStore, container, epoch, seq: 0, log });
+      pv.#stats.epoch = epoch;
+      await pv.checkpoint();
+      // Everything the new header does not name is garbage now (old pages, replayed journal,
+      // leftovers of a crashed checkpoint).
+      const keep = new Set(pv.#header.pages);
+      for (const n of names) {
+        if (n === HEADER_OBJECT || keep.has(n) || parseName(n) === undefined) continue;
+        if (await deleteQuietly(o.objectStore, container, n)) pv.#stats.objectsDeleted++;
+      }
+      const every = o.checkpointIntervalMs ?? 60_000;
+      if (every > 0) {
+        pv.#timer = setInterval(() => {
+          if (pv.#journal !== undefined && pv.#journal.position !== pv.#positionAtCheckpoint) pv.#schedule();
+        }, every);
+        pv.#timer.unref();
+      }
+    }
+    return pv;
+  }
+
+  get header(): CheckpointHeader {
+    return this.#header;
+  }
+  get stats(): PersistStats {
+    return { ...this.#stats, gen: this.#gen };
+  }
+  /** Journal position (lines appended); pass it to sync(). */
+  get position(): number {
+    return this.#journal?.position ?? 0;
+  }
+
+  /** Resolves once every transaction committed before `position` (default: now) is durable. */
+  sync(position?: number): Promise<void> {
+    return this.#journal === undefined ? Promise.resolve() : this.#journal.sync(position);
+  }
+
+  /** Writes a checkpoint now (queued behind one in progress). */
+  checkpoint(): Promise<void> {
+    if (this.#o.readOnly === true || this.#journal === undefined) return Promise.resolve();
+    if (this.#checkpointing !== undefined) {
+      this.#again = true;
+      return this.#checkpointing;
+    }
+    const run = async (): Promise<void> => {
+      try {
+        do {
+          this.#again = false;
+          await this.#writeCheckpoint();
+        } while (this.#again);
+      } finally {
+        this.#checkpointing = undefined;
+      }
+    };
+    this.#checkpointing = run();
+    return this.#checkpointing;
+  }
+
+  /** Syncs, writes a final checkpoint and stops timers. The volume must not change afterwards. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    if (this.#journal === undefined) return;
+    await this.sync();
+    if (this.#journal.position !== this.#positionAtCheckpoint) await this.checkpoint();
+    else await this.#checkpointing;
+  }
+
+  #schedule(): void {
+    this.checkpoint().catch((err) => this.#log("error", `checkpoint of ${this.container} failed: ${(err as Error).message}`));
+  }
+
+  #onCommit(r: CommitRecord): void {
+    if (this.#loading || this.#journal === undefined) return;
+    this.#journal.append(encodeCommit(r));
+    const block = this.#o.nonceBlock ?? 1000n;
+    if (this.store.peekNonce() + block / 2n > this.#reserved) {
+      // Journaled before any reply that reveals these nonces (replies wait for sync()).
+      this.#reserved = this.store.peekNonce() + block;
+      this.#journal.append(encodeReserve(this.#reserved));
+    }
+    if (this.#journal.bytesWritten - this.#bytesAtCheckpoint > (this.#o.checkpointJournalBytes ?? 8 << 20) && this.#checkpointing === undefined) {
+      this.#schedule();
+    }
+  }
+
+  async #recover(names: readonly string[]): Promise<void> {
+    const h = this.#header;
+    const os = this.#os;
+    const out = { unreferenced: [] as bigint[], nextNonce: 0n };
+    for (const [i, p] of h.pages.entries()) {
+      const body = (await os.getObject(this.container, p)).body;
+      loadPage(this.store, body, `${this.container}/${p} (page ${i + 1}/${h.pages.length})`, out);
+    }
+    this.store.markUnreferenced(out.unreferenced);
+    let reserved = h.reservedNonce > out.nextNonce ? h.reservedNonce : out.nextNonce;
+    const seqs = names.map(parseName).flatMap((p) => (p?.kind === "journal" && p.epoch === h.journalEpoch && p.seq >= h.journalSeq ? [p.seq] : [])).sort((a, b) => a - b);
+    let expect = h.journalSeq;
+    for (const seq of seqs) {
+      if (seq !== expect) {
+        // Batches are written one at a time, so a gap means a later batch was never acknowledged.
+        this.#log("warn", `${this.container}: journal gap at seq ${expect} (next present ${seq}); replay stops there`);
+        break;
+      }
+      const name = journalName(h.journalEpoch, seq);
+      const text = (await os.getObject(this.container, name)).body.toString("utf8");
+      let n = 0;
+      for (const line of text.split("\n")) {
+        n++;
+        if (line === "") continue;
+        const e = decodeJournalLine(line, `${this.container}/${name} line ${n}`);
+        if (e.kind === "reserve") {
+          if (e.upTo > reserved) reserved = e.upTo;
+        } else {
+          this.#replay(e.record);
+        }
+      }
+      this.#stats.journalBatchesReplayed++;
+      expect++;
+    }
+    this.store.advanceNonce(reserved);
+    this.#reserved = reserved;
+    (this as { volume: Volume }).volume = new Volume({ ...this.#o.volume, accountName: this.#o.accountName, store: this.store });
+    this.#loading = false;
+    this.#log("info", `${this.container}: recovered epoch ${h.epoch} gen ${h.gen} (${h.pages.length} pages, ${this.#stats.journalBatchesReplayed} journal batches, ${this.store.inodeCount()} inodes, next nonce ${this.store.peekNonce()})`);
+  }
+
+  #replay(r: CommitRecord): void {
+    const tx = this.store.begin(r.op);
+    try {
+      for (const m of r.mutations) {
+        switch (m.op) {
+          case "putInode": tx.putInode(m.rec); break;
+          case "deleteInode": tx.deleteInode(m.ino); break;
+          case "putDirEntry": tx.putDirEntry(m.dir, m.name, m.entry); break;
+          case "deleteDirEntry": tx.deleteDirEntry(m.dir, m.name); break;
+          case "createDir": tx.createDir(m.dir); break;
+          case "deleteDir": tx.deleteDir(m.dir); break;
+          case "extents": tx.updateExtents(m.ino, (map) => {
+            map.apply(m.delta);
+            return m.delta;
+          }); break;
+          case "deleteExtentMap": tx.deleteExtentMap(m.ino); break;
+          case "putSegment": tx.putSegment(m.segment, m.container); break;
+          case "deleteSegment": tx.deleteSegment(m.segment); break;
+          case "nonce": break; // covered by the reservation applied after replay
+        }
+      }
+      tx.commit();
+    } catch (err) {
+      tx.abort();
+      throw new PersistError("ERR_PERSIST", `${this.container}: cannot replay a "${r.op}" transaction: ${(err as Error).message}`);
+    }
+  }
+
+  async #writeCheckpoint(): Promise<void> {
+    const j = this.#journal!;
+    const os = this.#os;
+    const epoch = j.epoch;
+    const gen = this.#gen++;
+    // Between transactions: the snapshot, the journal cut and the reservation agree.
+    const seq = j.cut();
+    const position = j.position;
+    const pages = snapshotPages(this.store, this.#o.pageBytes ?? 1 << 20);
+    const unreferenced = this.store.unreferencedSegments();
+    const header: CheckpointHeader = {
+      accountName: this.#o.accountName, epoch, gen, createdAt: new Date().toISOString(), pages: pages.map((_, i) => pageName(epoch, gen, i)),
+      journalEpoch: epoch, journalSeq: seq, reservedNonce: this.#reserved, inodes: this.store.inodeCount(),
+    };
+    await putAll(os, this.container, pages.map((p, i) => [header.pages[i]!, p]));
+    await j.sync(position);
+    await os.putObject(this.container, HEADER_OBJECT, Buffer.from(encodeHeader(header)), { contentType: "application/json" });
+    const old = this.#header;
+    this.#header = header;
+    this.#bytesAtCheckpoint = j.bytesWritten;
+    this.#positionAtCheckpoint = position;
+    this.#stats.checkpoints++;
+    this.#log("debug", `${this.container}: checkpoint epoch ${epoch} gen ${gen} committed (${pages.length} pages, journal from ${seq})`);
+
+    // The new header is durable: what only the old one needed can go.
+    const keep = new Set(header.pages);
+    for (const p of old.pages) if (!keep.has(p) && (await deleteQuietly(os, this.container, p))) this.#stats.objectsDeleted++;
+    for (const s of j.takeWrittenBelow(seq)) if (await deleteQuietly(os, this.container, journalName(epoch, s))) this.#stats.objectsDeleted++;
+    await this.#collectSegments(unreferenced);
+  }
+
+  /**
+   * Deletes log segments unreferenced at this checkpoint and the previous one (a grace period
+   * of one checkpoint interval for Wrotes still naming a segment), then drops their records.
+   */
+  async #collectSegments(unreferenced: bigint[]): Promise<void> {
+    const now = new Set(unreferenced);
+    const doomed = unreferenced.filter((s) => this.#gcCandidates.has(s));
+    this.#gcCandidates = now;
+    if (doomed.length === 0) return;
+    const done: bigint[] = [];
+    for (const s of doomed) {
+      const c = this.store.getSegment(s);
+      if (c === undefined || this.store.segmentRefBytes(s) !== 0n) continue;
+      await deleteQuietly(this.#os, c, hex16(s));
+      done.push(s);
+    }
+    const still = new Set(this.store.unreferencedSegments());
+    const tx = this.store.begin("collectSegments");
+    for (const s of done) {
+      if (still.has(s)) tx.deleteSegment(s);
+      else this.#log("warn", `${this.container}: segment ${hex16(s)} was referenced again while being deleted`);
+    }
+    tx.commit();
+    this.#stats.segmentsDeleted += done.length;
+  }
+}
