@@ -4,6 +4,15 @@
 #   scripts/swift-saio.sh start    install what is missing, write configs, build rings, start, wait
 #   scripts/swift-saio.sh stop     stop only the processes this script started (via PID files)
 #   scripts/swift-saio.sh status   exit 0 when every process runs and GET /auth/v1.0 works
+#   scripts/swift-saio.sh start --with-pfs-middleware HOST:PORT BYPASS_MODE
+#        as start, with our pfs filter (middleware/) in the :8080 pipeline after auth, slo and dlo
+#        (as ProxyFS has it), talking to proxyfsd's JSON-RPC port HOST:PORT; a running proxy is
+#        restarted when its pfs settings change. A later plain `start` on a running SAIO leaves
+#        it as it is; `restart` goes back to the stock pipeline.
+#   scripts/swift-saio.sh pfs-proxy PORT BYPASS_MODE HOST:PORT
+#        an extra proxy on 127.0.0.1:PORT with the pfs filter, sharing rings, backends, memcached
+#        and tempauth users with :8080 (left untouched); restarted when its config changed
+#   scripts/swift-saio.sh pfs-proxy-stop PORT
 #
 # Proxy on 127.0.0.1:8080 with tempauth user test:tester / testing (account AUTH_test, .admin).
 # Idempotent: `start` on a running SAIO returns in about a second.
@@ -25,6 +34,8 @@ PROXY_WORKERS=${SWIFT_PROXY_WORKERS:-2}
 PY=/usr/bin/python3
 PROXY_PORT=8080 OBJ_PORT=6010 CONT_PORT=6011 ACCT_PORT=6012 MEMCACHE_PORT=11211 LOG_PORT=6014
 SERVICES=(logsink memcached account container object object-updater proxy)
+MIDDLEWARE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/middleware
+PFS_MW="" # "HOST:PORT MODE" from start --with-pfs-middleware
 PKGS=(swift swift-proxy swift-account swift-container swift-object memcached python3-lxml)
 
 log() { echo "swift-saio: $*" >&2; }
@@ -82,6 +93,35 @@ install_packages() {
   if [ $rc -ne 0 ]; then log "apt-get failed:"; cat "$DATA/log/apt.err" >&2; exit 1; fi
 }
 
+proxy_pipeline() { # [pfs spec] -> the proxy pipeline; pfs after auth, slo and dlo (as ProxyFS has it)
+  local pfs=""
+  [ -n "$1" ] && pfs=" pfs"
+  echo "catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl s3api tempauth copy container-quotas account-quotas slo dlo${pfs} versioned_writes symlink proxy-logging proxy-server"
+}
+
+pfs_filter_section() { # "HOST:PORT MODE" -> [filter:pfs] (nothing for an empty spec)
+  [ -n "$1" ] || return 0
+  local addr=${1% *} mode=${1#* }
+  printf '[filter:pfs]\npaste.filter_factory = pfs_middleware:filter_factory\nbypass_mode = %s\nproxyfsd_host = %s\nproxyfsd_port = %s\n' \
+    "$mode" "${addr%:*}" "${addr##*:}"
+}
+
+check_pfs_spec() { # HOST:PORT MODE
+  [[ "$1" =~ ^[^:[:space:]]+:[0-9]+$ ]] || { log "proxyfsd address must be HOST:PORT, not '$1'"; exit 2; }
+  case "$2" in off|read-only|read-write) ;; *) log "bypass mode must be off, read-only or read-write, not '$2'"; exit 2 ;; esac
+  [ -f "$MIDDLEWARE_DIR/pfs_middleware/__init__.py" ] || { log "$MIDDLEWARE_DIR/pfs_middleware not found"; exit 1; }
+}
+
+stop_pid() { # PID file: SIGTERM (parent only, see above), wait up to 5 s, then SIGKILL; removes the file
+  local f=$1 i
+  if is_alive "$f"; then
+    kill -TERM "$(cat "$f")" 2>/dev/null || true
+    for i in $(seq 1 50); do is_alive "$f" || break; sleep 0.1; done
+    if is_alive "$f"; then kill -KILL "$(cat "$f")" 2>/dev/null || true; fi
+  fi
+  rm -f "$f"
+}
+
 write_configs() {
   local etc=$DATA/etc
   if [ ! -f /etc/swift/swift.conf ]; then
@@ -111,7 +151,7 @@ workers = $PROXY_WORKERS
 log_name = proxy-server
 
 [pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl s3api tempauth copy container-quotas account-quotas slo dlo versioned_writes symlink proxy-logging proxy-server
+pipeline = $(proxy_pipeline "$PFS_MW")
 
 [app:proxy-server]
 use = egg:swift#proxy
@@ -168,6 +208,7 @@ allow_versioned_writes = true
 [filter:symlink]
 use = egg:swift#symlink
 EOF
+  pfs_filter_section "$PFS_MW" >>"$etc/proxy-server.conf"
   cat >"$etc/account-server.conf" <<EOF
 [DEFAULT]
 $common
@@ -268,6 +309,11 @@ port_free() { ! (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 do_start() {
   mkdir -p "$DATA"/{etc,log,run,cache,srv/node/d1}
+  if [ -n "$PFS_MW" ] && is_alive "$DATA/run/proxy.pid" &&
+     [ "$(pfs_filter_section "$PFS_MW")" != "$(sed -n '/^\[filter:pfs\]/,/^proxyfsd_port/p' "$DATA/etc/proxy-server.conf" 2>/dev/null)" ]; then
+    log "restarting the proxy with pfs ($PFS_MW)"
+    stop_pid "$DATA/run/proxy.pid"
+  fi
   if all_alive && auth_ok; then log "already running"; return 0; fi
   local t0=$SECONDS
   install_packages
@@ -283,7 +329,11 @@ do_start() {
   launch container /usr/bin/swift-container-server "$etc/container-server.conf"
   launch object /usr/bin/swift-object-server "$etc/object-server.conf"
   launch object-updater /usr/bin/swift-object-updater "$etc/object-server.conf"
-  launch proxy /usr/bin/swift-proxy-server "$etc/proxy-server.conf"
+  if [ -n "$PFS_MW" ]; then
+    launch proxy env PYTHONPATH="$MIDDLEWARE_DIR" /usr/bin/swift-proxy-server "$etc/proxy-server.conf"
+  else
+    launch proxy /usr/bin/swift-proxy-server "$etc/proxy-server.conf"
+  fi
   local i
   for i in $(seq 1 300); do
     if auth_ok; then log "ready in $((SECONDS - t0)) s (data in $DATA)"; return 0; fi
@@ -299,8 +349,42 @@ do_start() {
   log "timed out waiting for GET /auth/v1.0"; exit 1
 }
 
+pfs_proxy_conf() { # PORT MODE HOST:PORT -> config of an extra proxy with the pfs filter
+  sed -e "s/^bind_port = .*/bind_port = $1/" -e "s/^workers = .*/workers = 0/" \
+      -e "s/^log_name = .*/log_name = pfs-proxy-$1/" -e "s/^pipeline = .*/pipeline = $(proxy_pipeline x)/" \
+      -e '/^\[filter:pfs\]/,$d' "$DATA/etc/proxy-server.conf"
+  pfs_filter_section "$3 $2"
+}
+
+do_pfs_proxy() { # PORT MODE HOST:PORT
+  if [ $# -ne 3 ] || ! [[ "$1" =~ ^[0-9]+$ ]]; then echo "usage: $0 pfs-proxy PORT BYPASS_MODE PROXYFSD_HOST:PORT" >&2; exit 2; fi
+  check_pfs_spec "$3" "$2"
+  [ "$1" != "$PROXY_PORT" ] || { log "pfs-proxy port must differ from $PROXY_PORT"; exit 2; }
+  do_start
+  local port=$1 conf=$DATA/etc/proxy-server-pfs-$1.conf pidf=$DATA/run/pfs-proxy-$1.pid t0=$SECONDS want i
+  want=$(pfs_proxy_conf "$@")
+  if is_alive "$pidf" && [ "$want" = "$(cat "$conf" 2>/dev/null)" ] && PROXY_PORT=$port auth_ok; then
+    log "pfs-proxy :$port already running"; return 0
+  fi
+  stop_pid "$pidf"
+  if ! port_free "$port"; then log "port $port is in use by a process this script did not start"; exit 1; fi
+  printf '%s\n' "$want" >"$conf"
+  setsid env PYTHONPATH="$MIDDLEWARE_DIR" /usr/bin/swift-proxy-server "$conf" </dev/null >>"$DATA/log/pfs-proxy-$port.log" 2>&1 &
+  echo $! >"$pidf"
+  for i in $(seq 1 300); do
+    if PROXY_PORT=$port auth_ok; then log "pfs-proxy :$port ($2, proxyfsd $3) ready in $((SECONDS - t0)) s"; return 0; fi
+    if ! is_alive "$pidf"; then
+      log "pfs-proxy :$port exited; last lines of $DATA/log/pfs-proxy-$port.log:"; tail -n 20 "$DATA/log/pfs-proxy-$port.log" >&2 || true
+      exit 1
+    fi
+    sleep 0.2
+  done
+  log "timed out waiting for pfs-proxy :$port"; exit 1
+}
+
 do_stop() {
   local s f pid i
+  for f in "$DATA"/run/pfs-proxy-*.pid; do [ -e "$f" ] && stop_pid "$f"; done
   for s in "${SERVICES[@]}"; do
     f=$DATA/run/$s.pid
     if is_alive "$f"; then kill -TERM "$(cat "$f")" 2>/dev/null || true; fi
@@ -329,9 +413,21 @@ do_status() {
 }
 
 case "${1:-start}" in
-  start) do_start ;;
+  start)
+    if [ "${2:-}" = "--with-pfs-middleware" ]; then
+      [ $# -eq 4 ] || { echo "usage: $0 start --with-pfs-middleware PROXYFSD_HOST:PORT BYPASS_MODE" >&2; exit 2; }
+      check_pfs_spec "$3" "$4"
+      PFS_MW="$3 $4"
+    elif [ $# -gt 1 ]; then
+      echo "usage: $0 start [--with-pfs-middleware PROXYFSD_HOST:PORT BYPASS_MODE]" >&2; exit 2
+    fi
+    do_start ;;
+  pfs-proxy) shift; do_pfs_proxy "$@" ;;
+  pfs-proxy-stop)
+    [[ "${2:-}" =~ ^[0-9]+$ ]] || { echo "usage: $0 pfs-proxy-stop PORT" >&2; exit 2; }
+    stop_pid "$DATA/run/pfs-proxy-$2.pid"; log "pfs-proxy :$2 stopped" ;;
   stop) do_stop ;;
   status) do_status ;;
   restart) do_stop; do_start ;;
-  *) echo "usage: $0 start|stop|status|restart" >&2; exit 2 ;;
+  *) echo "usage: $0 start [--with-pfs-middleware HOST:PORT MODE] | stop | status | restart | pfs-proxy PORT MODE HOST:PORT | pfs-proxy-stop PORT" >&2; exit 2 ;;
 esac

@@ -26,11 +26,16 @@ export interface ProxyfsRelayTarget {
 
 export const PROXYFS_MAX_BODY = 1 << 20;
 
-/** pfs_middleware rpc.py allow_read_only + allow_read_write (names after "Server.Rpc"). */
-const ALLOWED = new Set([
+/** pfs_middleware rpc.py allow_read_only (names after "Server.Rpc"). */
+const READ_ONLY_METHODS = [
   "Access", "FetchExtentMapChunk", "GetAccount", "GetContainer", "GetObject", "GetStat", "GetXAttr", "Lease", "ListXAttr",
   "Lookup", "LookupPlus", "MountByAccountName", "Ping", "ReadSymlink", "ReaddirByLoc", "ReaddirPlusByLoc", "ReaddirPlus",
   "Readdir", "StatVFS", "Type", "Unmount",
+];
+const ALLOWED_READ_ONLY = new Set(READ_ONLY_METHODS.map((n) => `Server.Rpc${n}`));
+/** allow_read_write: allow_read_only plus these. */
+const ALLOWED = new Set([
+  ...READ_ONLY_METHODS,
   "Chmod", "Chown", "Create", "Delete", "Destroy", "Flock", "Flush", "Link", "Log", "MiddlewareMkdir", "MiddlewarePost",
   "Mkdir", "Move", "ProvisionObject", "PutLocation", "ReleaseLease", "RemoveXAttr", "Rename", "RenewLease", "Resize",
   "Rmdir", "SetTime", "SetXAttr", "SnapShotCreate", "SnapShotDelete", "SnapShotListByID", "SnapShotListByName",
@@ -48,9 +53,10 @@ export class ProxyfsRelayError extends Error {
 
 /**
  * Validates the PROXYFS body (already read, ≤ 1 MiB) and returns the JSON text to send to proxyfsd.
+ * `readOnly` (bypass_mode = read-only) limits the methods to pfs_middleware's allow_read_only.
  * @throws ProxyfsRelayError(400) naming what is wrong
  */
-export function rewriteProxyfsRequest(body: string, account: string): string {
+export function rewriteProxyfsRequest(body: string, account: string, readOnly = false): string {
   const docs = body.split("\n").filter((l) => l.trim() !== "");
   if (docs.length !== 1) throw new ProxyfsRelayError(400, `expected exactly one JSON-RPC request, got ${docs.length}`);
   let v: unknown;
@@ -62,7 +68,7 @@ export function rewriteProxyfsRequest(body: string, account: string): string {
   if (v === null || typeof v !== "object" || Array.isArray(v)) throw new ProxyfsRelayError(400, "JSON-RPC request must be an object");
   const o = v as Record<string, unknown>;
   if (o.jsonrpc !== "2.0") throw new ProxyfsRelayError(400, 'JSON-RPC request must have "jsonrpc": "2.0"');
-  if (typeof o.method !== "string" || !ALLOWED.has(o.method)) throw new ProxyfsRelayError(400, `method ${JSON.stringify(o.method)} is not allowed`);
+  if (typeof o.method !== "string" || !(readOnly ? ALLOWED_READ_ONLY : ALLOWED).has(o.method)) throw new ProxyfsRelayError(400, `method ${JSON.stringify(o.method)} is not allowed`);
   const p = o.params;
   if (!Array.isArray(p) || p.length !== 1 || p[0] === null || typeof p[0] !== "object" || Array.isArray(p[0])) {
     throw new ProxyfsRelayError(400, "params must be a list holding exactly one object");

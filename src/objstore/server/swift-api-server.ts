@@ -5,9 +5,15 @@
 // is sent only after the bytes, metadata and directory entry are fsync'd.
 //
 // URL forms accepted: /v1/<account>/..., /v1.0/<account>/... and /proxyfs/<account>/... (the
-// pfsagentd "bypass" form; treated exactly like /v1 here). Paths are never normalised: an
-// object may be called "..". Every request except auth, /info and /healthcheck needs a valid
-// token for the account in the path.
+// pfsagentd "bypass" form). Paths are never normalised: an object may be called "..". Every
+// request except auth, /info and /healthcheck needs a valid token for the account in the path.
+//
+// With `bypassMode` set, /proxyfs/ and PROXYFS follow our pfs WSGI filter (middleware/, and
+// proxyfs-server.md 2.3-2.4) so that this server and a real Swift proxy with that filter answer
+// alike: a user that is not the account's owner (tempauth: not .admin) gets 403 for everything
+// (there are no ACLs here); the owner's /proxyfs/ writes get 405 in read-only mode; PROXYFS gets
+// 405 in mode off, and in read-only mode only allow_read_only methods. Without `bypassMode` the
+// older behaviour stays: /proxyfs/ is exactly /v1 and every PROXYFS method is relayed.
 //
 // Status codes, headers and bodies follow what Swift 2.30 sends (checked by the differential test
 // against a real SAIO), e.g. 204 for an empty plain listing, 202 for PUT of an existing container,
@@ -39,7 +45,15 @@ export interface SwiftUser {
   key: string;
   /** Swift account served to this user; default "AUTH_" + account. */
   accountName?: string;
+  /**
+   * The account's owner (tempauth ".admin", Swift's environ swift_owner); default true. A
+   * non-owner gets 403 on every request, as from tempauth for a user with no ACL grants.
+   */
+  owner?: boolean;
 }
+
+/** pfs_middleware bypass_mode (proxyfs-server.md 2.1). */
+export type BypassMode = "off" | "read-only" | "read-write";
 
 export interface SwiftApiServerOptions {
   /** Persist here (created if missing). Without it the server keeps everything in memory. */
@@ -55,6 +69,11 @@ export interface SwiftApiServerOptions {
    * pfsagentd to mount and unmount). Without it PROXYFS gets 405.
    */
   proxyfs?: ProxyfsRelayTarget;
+  /**
+   * Behave as a Swift proxy with our pfs filter in this bypass_mode (see the top of this file).
+   * Default: no filter rules (/proxyfs/ is /v1, PROXYFS relays every allowed method).
+   */
+  bypassMode?: BypassMode;
   /** Called with a one-line description of each failed request (status >= 500). */
   log?: (line: string) => void;
 }
@@ -72,6 +91,8 @@ export function parseUserSpec(spec: string): SwiftUser {
 
 interface Route {
   account: string;
+  /** The version segment was "proxyfs" (a bypass request, proxyfs-server.md 2.3). */
+  proxyfsPath: boolean;
   container?: string;
   object?: string;
 }
@@ -136,7 +157,7 @@ function setMetaHeaders(res: ServerResponse, kind: string, meta: Metadata): void
 export class SwiftApiServer {
   readonly #opts: SwiftApiServerOptions;
   readonly #server: http.Server;
-  readonly #tokens = new Map<string, { account: string; expires: number }>();
+  readonly #tokens = new Map<string, { account: string; owner: boolean; expires: number }>();
   readonly #stores = new Map<string, Promise<ObjectStore>>();
   readonly #dirSync = new DirSync();
   readonly #log: (line: string) => void;
@@ -162,6 +183,9 @@ export class SwiftApiServer {
   /** Starts listening; resolves once the port is bound and every configured account is loaded. */
   static async start(opts: SwiftApiServerOptions): Promise<SwiftApiServer> {
     if (!Array.isArray(opts.users) || opts.users.length === 0) throw new RangeError("SwiftApiServer needs at least one user");
+    if (opts.bypassMode !== undefined && !["off", "read-only", "read-write"].includes(opts.bypassMode)) {
+      throw new RangeError(`bypassMode must be off, read-only or read-write, not ${JSON.stringify(opts.bypassMode)}`);
+    }
     const s = new SwiftApiServer(opts);
     for (const u of opts.users) await s.#store(u.accountName ?? `AUTH_${u.account}`);
     await new Promise<void>((resolve, reject) => {
@@ -224,6 +248,8 @@ export class SwiftApiServer {
       const route = this.#route(path);
       this.#checkToken(req, route.account);
       const method = req.method ?? "GET";
+      // pfs filter: the owner's bypass is read-only in that mode (a non-owner got 403 above).
+      if (route.proxyfsPath && this.#opts.bypassMode === "read-only" && method !== "GET" && method !== "HEAD") throw new HttpError(405);
       const store = await this.#store(route.account);
       if (route.object !== undefined) {
         if (method === "PUT") {
@@ -287,7 +313,7 @@ export class SwiftApiServer {
     if (!m) throw new HttpError(404);
     const account = decodePathSegment(m[2]!);
     if (account === undefined) throw new HttpError(412, "Invalid UTF8 or contains NULL");
-    const route: Route = { account };
+    const route: Route = { account, proxyfsPath: m[1] === "proxyfs" };
     if (m[3] !== undefined && m[3] !== "") {
       const c = decodePathSegment(m[3]);
       if (c === undefined) throw new HttpError(412, "Invalid UTF8 or contains NULL");
@@ -312,7 +338,7 @@ export class SwiftApiServer {
       if (t) this.#tokens.delete(token as string);
       throw new HttpError(401, "", { "Www-Authenticate": `Swift realm="${account.replace(/["\\]/g, "")}"` });
     }
-    if (t.account !== account) throw new HttpError(403);
+    if (t.account !== account || !t.owner) throw new HttpError(403);
   }
 
   #auth(req: IncomingMessage, res: ServerResponse): void {
@@ -324,7 +350,7 @@ export class SwiftApiServer {
     const account = found.accountName ?? `AUTH_${found.account}`;
     const lifetime = this.#opts.tokenLifetimeSec ?? 86400;
     const token = `AUTH_tk${randomBytes(16).toString("hex")}`;
-    this.#tokens.set(token, { account, expires: Date.now() + lifetime * 1000 });
+    this.#tokens.set(token, { account, owner: found.owner !== false, expires: Date.now() + lifetime * 1000 });
     const host = req.headers.host ?? `${this.#opts.host ?? "127.0.0.1"}:${this.port}`;
     res.setHeader("X-Auth-Token", token);
     res.setHeader("X-Storage-Token", token);
@@ -413,10 +439,11 @@ export class SwiftApiServer {
       throw err;
     }
     if (route.container !== undefined) return fail(405, "PROXYFS is only allowed on an account URL");
+    if (this.#opts.bypassMode === "off") return fail(405, "PROXYFS needs bypass_mode read-only or read-write");
     const type = String(req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
     if (type !== "application/json") return fail(415, "PROXYFS needs Content-Type: application/json");
     try {
-      const line = await relayToProxyfsd(target, rewriteProxyfsRequest(req.body.toString("utf8"), route.account));
+      const line = await relayToProxyfsd(target, rewriteProxyfsRequest(req.body.toString("utf8"), route.account, this.#opts.bypassMode === "read-only"));
       return { status: 200, body: line, contentType: "application/json" };
     } catch (err) {
       if (err instanceof ProxyfsRelayError) {
