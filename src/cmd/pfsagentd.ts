@@ -68,6 +68,11 @@ async function main(argv: string[]): Promise<number> {
   for (const w of warnings) log.warn(w);
   log.info(`pfsagentd ${ver} starting; config: ${agentConfigToJson(cfg)}`);
 
+  // A stray rejected promise is a bug, but dying would leave a dead mount and lose dirty data.
+  process.on("unhandledRejection", (reason) => {
+    log.error(`unhandled rejection (bug): ${reason instanceof Error ? reason.stack ?? reason.message : String(reason)}`);
+  });
+
   // Signals: during start-up they abort it; afterwards they begin the graceful shutdown.
   let signalled: string | undefined;
   let onSignal: ((sig: string) => void) | undefined;
@@ -141,6 +146,7 @@ async function main(argv: string[]): Promise<number> {
       maxFlushSize: cfg.MaxFlushSize,
       maxFlushTimeMs: Math.max(1, nsToMs(cfg.MaxFlushTime)),
       xattrEnabled: cfg.XAttrEnabled,
+      capabilities: session.capabilities,
     });
     const adapter = new AgentFuseAdapter(fs, {
       entryTtlMs: nsToMs(cfg.EntryDuration),

@@ -1,7 +1,7 @@
 // End to end: files written through a real FUSE mount served by pfsagentd reach the object store
 // through proxyfsd's protocol, and read back — also from a second agent process with empty caches.
 //
-// Processes: servers-main (embedded Swift-API server + proxyfsd + PROXYFS relay), pfsagentd (child,
+// Processes: servers-main (embedded Swift-API server relaying PROXYFS + proxyfsd), pfsagentd (child,
 // with the Swift auth plug-in), and this test, which uses blocking fs calls on the mount.
 // Needs root and /dev/fuse; skipped without them.
 import { test, after } from "node:test";
@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { SwiftObjectStore, tempAuth } from "../../src/objstore/index.js";
 import {
-  canMount, cleanupSetup, isMounted, PFSAGENTD, startAgent, startServers, writeAgentConf, type AgentSetup, type Servers,
+  canMount, cleanupSetup, isMounted, killAllChildren, PFSAGENTD, startAgent, startServers, writeAgentConf, type AgentSetup, type Servers,
 } from "./testing/agent-harness.js";
 
 const skip = canMount ? false : "needs root and /dev/fuse";
@@ -24,6 +24,7 @@ const md5 = (b: Buffer): string => createHash("md5").update(b).digest("hex");
 let servers: Servers | undefined;
 let setup: AgentSetup | undefined;
 after(async () => {
+  killAllChildren(); // agents left running by a failed assertion
   if (setup) cleanupSetup(setup);
   await servers?.stop();
 });
@@ -41,7 +42,7 @@ function metric(text: string, name: string): number {
 test("pfsagentd: write through FUSE, data lands in the object store, reads back, clean SIGTERM", { skip, timeout: 120_000 }, async () => {
   servers = await startServers();
   // Small cache lines and segments so one test exercises multi-line reads and several LogSegments.
-  setup = writeAgentConf(servers.frontPort, { ReadCacheLineSize: "65536", MaxFlushSize: "1048576" });
+  setup = writeAgentConf(servers.swiftPort, { ReadCacheLineSize: "65536", MaxFlushSize: "1048576" });
   const mnt = setup.mountpoint;
   const agent = await startAgent(setup.confPath);
   assert.ok(isMounted(mnt), "mount point is mounted once the agent says ready");

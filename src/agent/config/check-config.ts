@@ -30,6 +30,16 @@ export interface EnvironmentFindings {
   readonly warnings: string[];
 }
 
+function isReadableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function isExecutableFile(path: string): boolean {
   try {
     if (!statSync(path).isFile()) return false;
@@ -63,7 +73,10 @@ export function checkAgentEnvironment(loaded: LoadedAgentConfig, options: CheckC
 
   if (cfg.PlugInPath.includes("/")) {
     const p = resolve(cwd, cfg.PlugInPath);
-    if (!isExecutableFile(p)) errors.push(at("PlugInPath", `${p} is not an executable file`));
+    // pfsagentd runs a plug-in given as a .js file with its own node, so it need not be executable.
+    if (p.endsWith(".js") ? !isReadableFile(p) : !isExecutableFile(p)) {
+      errors.push(at("PlugInPath", `${p} is not ${p.endsWith(".js") ? "a readable file" : "an executable file"}`));
+    }
   } else {
     const dirs = (env.PATH ?? "").split(delimiter).filter((d) => d !== "");
     if (!dirs.some((d) => isExecutableFile(join(isAbsolute(d) ? d : resolve(cwd, d), cfg.PlugInPath)))) {

@@ -17,7 +17,7 @@
 // inode is re-validated with the server instead.
 import { Errno, FsError } from "../../base/errno.js";
 import type { ObjectStore } from "../../objstore/index.js";
-import type { ReplyOf, RequestOf, RetryRpcMethod, StatStruct, StatVFS } from "../../proto/index.js";
+import { Capability, SEEK_DATA, SEEK_HOLE, type ProxyFsRpcMethod, type ReplyOf, type RequestOf, type StatStruct, type StatVFS } from "../../proto/index.js";
 import { ExtentMap, type ObjectRef } from "./extent-map.js";
 import { FileInode, type PendingSegment } from "./file-inode.js";
 import { safeNumber, toFsError } from "./fs-errors.js";
@@ -27,7 +27,7 @@ import { Semaphore } from "./semaphore.js";
 
 /** What AgentFs needs from the RPC layer (ProxyFsRpcClient fits). */
 export interface AgentRpc {
-  call<M extends RetryRpcMethod>(method: M, request: RequestOf<M>): Promise<ReplyOf<M>>;
+  call<M extends ProxyFsRpcMethod>(method: M, request: RequestOf<M>): Promise<ReplyOf<M>>;
 }
 
 export type AgentObjectStore = Pick<ObjectStore, "getObject" | "putObject">;
@@ -52,6 +52,8 @@ export interface AgentFsOptions {
   maxFlushSize?: number;
   maxFlushTimeMs?: number;
   xattrEnabled?: boolean;
+  /** Extensions agreed at mount time (mount reply Capabilities); empty for a 1.17.1 server. */
+  capabilities?: ReadonlySet<string>;
 }
 
 export interface Caller {
@@ -121,7 +123,8 @@ export class AgentFs {
   readonly #store: AgentObjectStore;
   readonly #mountId: string;
   readonly #log: AgentFsLogger;
-  readonly #o: Required<Omit<AgentFsOptions, "rpc" | "store" | "mountId" | "log">>;
+  readonly #o: Required<Omit<AgentFsOptions, "rpc" | "store" | "mountId" | "log" | "capabilities">>;
+  readonly #caps: ReadonlySet<string>;
   readonly #cache: ReadCache;
   readonly #tokens: Semaphore;
   readonly #files = new Map<bigint, FileInode>();
@@ -137,6 +140,7 @@ export class AgentFs {
     this.#store = options.store;
     this.#mountId = options.mountId;
     this.#log = options.log ?? silent;
+    this.#caps = options.capabilities ?? new Set();
     this.#o = {
       fetchExtentsFromFileOffset: options.fetchExtentsFromFileOffset ?? 32,
       fetchExtentsBeforeFileOffset: options.fetchExtentsBeforeFileOffset ?? 0,
@@ -176,7 +180,7 @@ export class AgentFs {
 
   // ---- RPC helpers ----
 
-  async #call<M extends RetryRpcMethod>(method: M, request: RequestOf<M>, defaultErrno: number = Errno.EIO): Promise<ReplyOf<M>> {
+  async #call<M extends ProxyFsRpcMethod>(method: M, request: RequestOf<M>, defaultErrno: number = Errno.EIO): Promise<ReplyOf<M>> {
     try {
       return await this.#rpc.call(method, request);
     } catch (err) {
@@ -313,11 +317,42 @@ export class AgentFs {
     await this.#call("RpcRmdir", { ...this.#h(parent), Basename: name });
   }
 
-  async rename(srcParent: bigint, srcName: string, dstParent: bigint, dstName: string): Promise<void> {
+  /** flags: renameat2's RENAME_NOREPLACE (1) / RENAME_EXCHANGE (2), only with the Rename2 extension. */
+  async rename(srcParent: bigint, srcName: string, dstParent: bigint, dstName: string, flags = 0): Promise<void> {
+    const names = { MountID: this.#mountId, SrcDirInodeNumber: srcParent, SrcBasename: srcName, DstDirInodeNumber: dstParent, DstBasename: dstName };
+    if (flags !== 0) {
+      // 1.17.1 ignored the flags (pfsagent.md §12 #19); without the extension we refuse instead.
+      if (!this.#caps.has(Capability.Rename2)) throw new FsError(Errno.EINVAL, `rename flags ${flags} need the ${Capability.Rename2} extension`);
+      if (flags & 2) await this.#flushVictim(srcParent, srcName);
+      await this.#flushVictim(dstParent, dstName);
+      await this.#call("RpcRename2", { ...names, Flags: flags });
+      return;
+    }
     await this.#flushVictim(dstParent, dstName);
-    await this.#call("RpcRename", {
-      MountID: this.#mountId, SrcDirInodeNumber: srcParent, SrcBasename: srcName, DstDirInodeNumber: dstParent, DstBasename: dstName,
-    });
+    await this.#call("RpcRename", names);
+  }
+
+  /** fallocate(2): mode 0, KEEP_SIZE (1), PUNCH_HOLE|KEEP_SIZE (3); needs the Fallocate extension. */
+  async fallocate(ino: bigint, fh: bigint, mode: number, offset: bigint, length: bigint): Promise<void> {
+    this.#handle(fh, ino, false);
+    if (!this.#caps.has(Capability.Fallocate)) throw new FsError(Errno.EOPNOTSUPP, `fallocate needs the ${Capability.Fallocate} extension`);
+    const f = this.#file(ino);
+    await this.#flushFile(f, false);
+    await this.#call("RpcFallocate", { MountID: this.#mountId, InodeNumber: ino, Mode: mode, Offset: offset, Length: length });
+    // The server changed the extent map (holes) and maybe the size: learn both afresh.
+    f.extentMap = undefined;
+    await this.#getStat(ino);
+  }
+
+  /** lseek(2) SEEK_DATA / SEEK_HOLE from the server's extent map (after flushing); needs the SeekDataHole extension. */
+  async seek(ino: bigint, fh: bigint, offset: bigint, whence: number): Promise<bigint> {
+    this.#handle(fh, ino, false);
+    if ((whence !== SEEK_DATA && whence !== SEEK_HOLE) || !this.#caps.has(Capability.SeekDataHole)) {
+      throw new FsError(Errno.ENOSYS, `lseek whence ${whence} is not served by this agent`);
+    }
+    const f = this.#files.get(ino);
+    if (f) await this.#flushFile(f, false);
+    return (await this.#call("RpcSeek", { MountID: this.#mountId, InodeNumber: ino, Offset: offset, Whence: whence })).Offset;
   }
 
   async link(ino: bigint, parent: bigint, name: string): Promise<InodeStat> {
@@ -505,7 +540,7 @@ export class AgentFs {
     f.segments.push(pending);
     this.#dirty.delete(f.ino);
     this.#dirty.set(f.ino, f);
-    if (!f.pumping) void this.#pump(f);
+    if (!f.pumping) this.#pump(f).catch((err: unknown) => this.#log.error(`completing LogSegments of inode ${f.ino}: ${(err as Error)?.stack ?? String(err)}`));
     return seg;
   }
 

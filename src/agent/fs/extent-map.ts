@@ -86,7 +86,7 @@ export class ExtentMap {
     const i = this.#cut(off, len);
     const prev = this.#ext[i - 1];
     // Extend the previous extent when both file and object offsets are contiguous.
-    if (prev && prev.off + prev.len === off && prev.ref === ref && (ref === null || prev.objOff + prev.len === objOff)) {
+    if (prev && prev.off + prev.len === off && prev.ref === ref && prev.objOff + prev.len === objOff) {
       prev.len += len;
       return;
     }

@@ -133,9 +133,17 @@ export class AgentFuseAdapter implements FuseHandler {
 
   async rename(_ctx: RequestContext, from: { parent: bigint; name: string }, to: { parent: bigint; name: string }, flags: number): Promise<void> {
     this.#op(flags === 0 ? "DoRename" : "DoRename2");
-    // RpcRename has no flags; refuse rather than silently ignore them (1.17.1 bug #19).
-    if (flags !== 0) throw new FsError(Errno.EINVAL, `rename flags ${flags} are not supported`);
-    await this.#fs.rename(from.parent, from.name, to.parent, to.name);
+    await this.#fs.rename(from.parent, from.name, to.parent, to.name, flags);
+  }
+
+  async fallocate(_ctx: RequestContext, nodeid: bigint, req: { fh: bigint; offset: bigint; length: bigint; mode: number }): Promise<void> {
+    this.#op("DoFAllocate");
+    await this.#fs.fallocate(nodeid, req.fh, req.mode, req.offset, req.length);
+  }
+
+  async lseek(_ctx: RequestContext, nodeid: bigint, req: { fh: bigint; offset: bigint; whence: number }): Promise<bigint> {
+    this.#op("DoLSeek");
+    return this.#fs.seek(nodeid, req.fh, req.offset, req.whence);
   }
 
   async link(_ctx: RequestContext, nodeid: bigint, to: { parent: bigint; name: string }): Promise<Entry> {

@@ -44,6 +44,9 @@ export interface ProxyFsSession {
 
 const nsToMs = (ns: bigint): number => Number(ns / 1_000_000n);
 
+/** Extensions this agent implements (offered at mount; used only if the reply agrees). */
+export const AGENT_CAPABILITIES: string[] = [Capability.Negotiation, Capability.Rename2, Capability.Fallocate, Capability.SeekDataHole];
+
 export function swiftRetryOf(cfg: AgentConfig): SwiftRetryConfig {
   return {
     limit: cfg.SwiftRetryLimit,
@@ -62,7 +65,11 @@ export async function connectProxyFs(cfg: AgentConfig, auth: CredentialSource, o
   const http = new ProxyFsHttpClient({
     storageUrl: () => creds.storageURL,
     token: async () => (creds = await auth.current()).authToken,
-    renewToken: async () => (creds = await auth.renew()).authToken,
+    renewToken: async () => {
+      creds = await auth.renew();
+      log.info("PROXYFS got 401: token renewed through the auth plug-in");
+      return creds.authToken;
+    },
     retry,
     timeoutMs,
     userAgent: options.userAgent,
@@ -70,7 +77,7 @@ export async function connectProxyFs(cfg: AgentConfig, auth: CredentialSource, o
   });
 
   const params = new RawJson(MountByAccountNameRequestCodec.encode({
-    AccountName: accountName, MountOptions: 0n, AuthUserID: 0n, AuthGroupID: 0n, Capabilities: [Capability.Negotiation],
+    AccountName: accountName, MountOptions: 0n, AuthUserID: 0n, AuthGroupID: 0n, Capabilities: AGENT_CAPABILITIES,
   }));
   const reply = MountByAccountNameReplyCodec.decode(await http.call("Server.RpcMountByAccountName", params), "RpcMountByAccountName reply");
   let caCertPem = reply.RootCAx509CertificatePEM.toString("utf8");
@@ -80,7 +87,7 @@ export async function connectProxyFs(cfg: AgentConfig, auth: CredentialSource, o
   const host = reply.RetryRPCPublicIPAddr !== "" ? reply.RetryRPCPublicIPAddr : cfg.RetryRPCPublicIPAddr;
   const port = reply.RetryRPCPort !== 0 ? reply.RetryRPCPort : cfg.RetryRPCPort;
   const mountId = reply.MountID;
-  log.info(`mounted account ${accountName} as MountID ${mountId}; retryrpc at ${host}:${port}`);
+  log.info(`mounted account ${accountName} as MountID ${mountId}; retryrpc at ${host}:${port}; extensions: ${(reply.Capabilities ?? []).join(" ") || "none (1.17.1 server)"}`);
 
   const rpcClient = new RetryRpcClient({
     host, port, clientId: mountId, caCertPem,
@@ -104,6 +111,7 @@ export async function connectProxyFs(cfg: AgentConfig, auth: CredentialSource, o
   const store = new SwiftObjectStore({
     authenticate: async () => {
       creds = await auth.renew();
+      log.info("Swift got 401: token renewed through the auth plug-in");
       return { token: creds.authToken, storageUrl: creds.storageURL };
     },
     credentials: { token: creds.authToken, storageUrl: creds.storageURL },

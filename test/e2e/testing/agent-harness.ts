@@ -1,5 +1,5 @@
-// Harness for end-to-end agent tests: starts the server side (servers-main.js: Swift-API server,
-// proxyfsd, PROXYFS relay) and pfsagentd as child processes, and stops them.
+// Harness for end-to-end agent tests: starts the server side (servers-main.js: Swift-API server
+// with its PROXYFS relay, proxyfsd) and pfsagentd as child processes, and stops them.
 //
 // Everything the agent depends on runs outside the test process, so the test may use blocking fs
 // calls on the mount. Scripts are located relative to this compiled file, so the harness works
@@ -17,9 +17,22 @@ export const AUTH_PLUGIN = here("../../../src/cmd/pfsagentd-swift-auth-plugin.js
 
 export const canMount = process.getuid?.() === 0 && existsSync("/dev/fuse");
 
+/** Every child started here, so a failed test can still kill them all (see killAllChildren). */
+const children = new Set<ChildProcess>();
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+}
+
+/** Kills (SIGKILL) every agent and server process this harness started that is still running. */
+export function killAllChildren(): void {
+  for (const c of children) c.kill("SIGKILL");
+}
+
 export interface Servers {
   child: ChildProcess;
-  frontPort: number;
+  /** The Swift-API server (tempauth, object data, PROXYFS relay). */
   swiftPort: number;
   retryRpcPort: number;
   jsonRpcPort: number;
@@ -40,9 +53,10 @@ function waitExit(child: ChildProcess, timeoutMs: number): Promise<number | null
   });
 }
 
-export function startServers(options: { dir?: string } = {}): Promise<Servers> {
+export function startServers(options: { dir?: string; tokenLifetimeSec?: number } = {}): Promise<Servers> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SERVERS_MAIN, ...(options.dir ? ["--dir", options.dir] : [])], { stdio: ["ignore", "pipe", "pipe"] });
+    const args = [SERVERS_MAIN, ...(options.dir ? ["--dir", options.dir] : []), ...(options.tokenLifetimeSec !== undefined ? ["--token-lifetime", String(options.tokenLifetimeSec)] : [])];
+    const child = track(spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] }));
     let out = "";
     let err = "";
     child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
@@ -51,7 +65,7 @@ export function startServers(options: { dir?: string } = {}): Promise<Servers> {
       const nl = out.indexOf("\n");
       if (nl < 0) return;
       try {
-        const ports = JSON.parse(out.slice(0, nl)) as { frontPort: number; swiftPort: number; retryRpcPort: number; jsonRpcPort: number };
+        const ports = JSON.parse(out.slice(0, nl)) as { swiftPort: number; retryRpcPort: number; jsonRpcPort: number };
         resolve({
           child, ...ports,
           output: () => out + err,
@@ -83,12 +97,12 @@ export interface AgentSetup {
   confPath: string;
 }
 
-/** A temp dir with a mount point and a pfsagent.conf pointing at `frontPort`. */
-export function writeAgentConf(frontPort: number, extra: Record<string, string> = {}): AgentSetup {
+/** A temp dir with a mount point and a pfsagent.conf whose plug-in authenticates at `swiftPort`. */
+export function writeAgentConf(swiftPort: number, extra: Record<string, string> = {}): AgentSetup {
   const root = mkdtempSync(join(tmpdir(), "pfs-e2e-agent-"));
   const mountpoint = join(root, "mnt");
   mkdirSync(mountpoint);
-  const blob = `{"AuthURL":"http://127.0.0.1:${frontPort}/auth/v1.0"\\u002C"AuthUser":"test:tester"\\u002C"AuthKey":"testing"\\u002C"Account":"AUTH_test"}`;
+  const blob = `{"AuthURL":"http://127.0.0.1:${swiftPort}/auth/v1.0"\\u002C"AuthUser":"test:tester"\\u002C"AuthKey":"testing"\\u002C"Account":"AUTH_test"}`;
   const keys: Record<string, string> = {
     FUSEVolumeName: "CommonVolume",
     FUSEMountPointPath: mountpoint,
@@ -112,7 +126,7 @@ export function writeAgentConf(frontPort: number, extra: Record<string, string> 
 /** Starts pfsagentd and resolves once it logged "ready" (FUSE mounted, HTTP serving). */
 export function startAgent(confPath: string, overrides: string[] = [], timeoutMs = 20_000): Promise<AgentProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PFSAGENTD, confPath, ...overrides], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = track(spawn(process.execPath, [PFSAGENTD, confPath, ...overrides], { stdio: ["ignore", "pipe", "pipe"] }));
     let log = "";
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
