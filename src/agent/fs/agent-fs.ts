@@ -12,7 +12,11 @@
 //  - a read never holds a lock across object GETs (#17); a file with size > 0 and no extents
 //    reads as zeros (#15); unknown file handles are EBADF (#23);
 //  - opening a file that has no dirty data drops its cached extent map, so a re-open sees what
-//    other clients wrote (close-to-open).
+//    other clients wrote (close-to-open);
+//  - unlinking (or renaming over) the last name of a file this agent has open moves it into the
+//    hidden root directory ORPHAN_DIR instead (the server would destroy the inode at once); it
+//    reports nlink 0, stays readable and writable through its descriptors, and is unlinked for
+//    real on the last close. ORPHAN_DIR is invisible to lookup and readdir of the root.
 // Leases are not used (the 1.17.1 agent only sent a debugging Exclusive+Release pair); every
 // inode is re-validated with the server instead.
 import { Errno, FsError } from "../../base/errno.js";
@@ -109,6 +113,12 @@ const O_RDONLY = 0;
 const O_WRONLY = 1;
 const O_TRUNC = 0o1000;
 const O_APPEND = 0o2000;
+const FALLOC_FL_KEEP_SIZE = 1;
+const ROOT_INO = 1n;
+/** Hidden root directory holding unlinked files that are still open here (see the header). */
+export const ORPHAN_DIR = ".pfsagent-orphans";
+const FALLOC_FL_PUNCH_HOLE = 2;
+const FALLOC_FL_ZERO_RANGE = 0x10;
 
 interface Handle {
   ino: bigint;
@@ -132,6 +142,9 @@ export class AgentFs {
   readonly #dirty = new Map<bigint, FileInode>();
   readonly #handles = new Map<bigint, Handle>();
   #nextFh = 1n;
+  /** Inodes moved into ORPHAN_DIR while open: inode → name there. */
+  readonly #orphans = new Map<bigint, string>();
+  #orphanDir: Promise<bigint> | undefined;
   #nextSegmentId = 1;
   #stats = { logSegmentPuts: 0, logSegmentPutBytes: 0, logSegmentPutFailures: 0, logSegmentReadHits: 0, wroteFailures: 0, extentMapFetches: 0 };
 
@@ -199,6 +212,8 @@ export class AgentFs {
 
   /** Records what a fresh stat says about a file we track, and adjusts its size for local writes. */
   #noteStat(ino: bigint, st: StatStruct): StatStruct {
+    // The ORPHAN_DIR entry is not a name the user sees.
+    if (this.#orphans.has(ino) && st.NumLinks > 0n) st = { ...st, NumLinks: st.NumLinks - 1n };
     const f = this.#files.get(ino);
     if (!f || (st.FileMode & S_IFMT) !== S_IFREG) return st;
     const size = safeNumber(st.Size, `size of inode ${ino}`);
@@ -230,6 +245,7 @@ export class AgentFs {
   // ---- metadata ----
 
   async lookup(parent: bigint, name: string): Promise<InodeStat> {
+    if (parent === ROOT_INO && name === ORPHAN_DIR) throw new FsError(Errno.ENOENT, `${ORPHAN_DIR} is reserved by the agent`);
     const r = await this.#call("RpcLookupPlus", { ...this.#h(parent), Basename: name }, Errno.ENOENT);
     const { InodeNumber, ...stat } = r;
     return { ino: InodeNumber, stat: this.#noteStat(InodeNumber, stat) };
@@ -309,8 +325,62 @@ export class AgentFs {
   }
 
   async unlink(parent: bigint, name: string): Promise<void> {
+    if (await this.#orphanIfOpen(parent, name)) return;
     await this.#flushVictim(parent, name);
     await this.#call("RpcUnlink", { ...this.#h(parent), Basename: name });
+  }
+
+  /**
+   * If `name` in `dir` is the last link of a regular file open here, moves it into ORPHAN_DIR
+   * (so the server keeps the inode) and returns true; the last close unlinks it (#reapOrphan).
+   */
+  async #orphanIfOpen(dir: bigint, name: string): Promise<boolean> {
+    if (this.#handles.size === 0) return false;
+    let r: ReplyOf<"RpcLookupPlus">;
+    try {
+      r = await this.#rpc.call("RpcLookupPlus", { ...this.#h(dir), Basename: name });
+    } catch {
+      return false; // absent: the real operation reports the error
+    }
+    const f = this.#files.get(r.InodeNumber);
+    if (!f || f.openCount === 0 || (r.FileMode & S_IFMT) !== S_IFREG || r.NumLinks !== 1n || this.#orphans.has(r.InodeNumber)) return false;
+    const orphans = await this.#getOrphanDir();
+    const hidden = `${this.#mountId}-${r.InodeNumber}`;
+    await this.#call("RpcRename", { MountID: this.#mountId, SrcDirInodeNumber: dir, SrcBasename: name, DstDirInodeNumber: orphans, DstBasename: hidden });
+    this.#orphans.set(r.InodeNumber, hidden);
+    return true;
+  }
+
+  /** ORPHAN_DIR's inode, made (root-only, mode 0700) on first use. */
+  #getOrphanDir(): Promise<bigint> {
+    this.#orphanDir ??= (async () => {
+      const find = async () => (await this.#rpc.call("RpcLookup", { ...this.#h(ROOT_INO), Basename: ORPHAN_DIR })).InodeNumber;
+      try {
+        return await find();
+      } catch {
+        try {
+          return (await this.#rpc.call("RpcMkdir", { ...this.#h(ROOT_INO), Basename: ORPHAN_DIR, UserID: 0, GroupID: 0, FileMode: 0o700 })).InodeNumber;
+        } catch {
+          return await find(); // made concurrently by another agent
+        }
+      }
+    })();
+    const p = this.#orphanDir;
+    p.catch(() => { if (this.#orphanDir === p) this.#orphanDir = undefined; });
+    return p.catch((err: unknown) => { throw toFsError(err, Errno.EIO, `making ${ORPHAN_DIR}`); });
+  }
+
+  /** Last close of an orphaned file: its data is flushed, then its hidden name is removed. */
+  async #reapOrphan(f: FileInode): Promise<void> {
+    const hidden = this.#orphans.get(f.ino);
+    if (hidden === undefined || f.openCount > 0) return;
+    this.#orphans.delete(f.ino);
+    try {
+      await this.#flushFile(f, false);
+      await this.#rpc.call("RpcUnlink", { ...this.#h(await this.#getOrphanDir()), Basename: hidden });
+    } catch (err) {
+      this.#log.warn(`removing unlinked open file ${ORPHAN_DIR}/${hidden}: ${(err as Error)?.message ?? String(err)}`);
+    }
   }
 
   async rmdir(parent: bigint, name: string): Promise<void> {
@@ -328,17 +398,29 @@ export class AgentFs {
       await this.#call("RpcRename2", { ...names, Flags: flags });
       return;
     }
-    await this.#flushVictim(dstParent, dstName);
+    if (!(await this.#orphanIfOpen(dstParent, dstName))) await this.#flushVictim(dstParent, dstName);
     await this.#call("RpcRename", names);
   }
 
-  /** fallocate(2): mode 0, KEEP_SIZE (1), PUNCH_HOLE|KEEP_SIZE (3); needs the Fallocate extension. */
+  /**
+   * fallocate(2): mode 0, KEEP_SIZE (1), PUNCH_HOLE|KEEP_SIZE (3) go to the server as they are;
+   * ZERO_RANGE (0x10, optionally |KEEP_SIZE) is done here as a punch (the range then reads as
+   * zeros) plus, without KEEP_SIZE, a resize when the range ends past EOF. Needs the Fallocate extension.
+   */
   async fallocate(ino: bigint, fh: bigint, mode: number, offset: bigint, length: bigint): Promise<void> {
     this.#handle(fh, ino, false);
     if (!this.#caps.has(Capability.Fallocate)) throw new FsError(Errno.EOPNOTSUPP, `fallocate needs the ${Capability.Fallocate} extension`);
     const f = this.#file(ino);
     await this.#flushFile(f, false);
-    await this.#call("RpcFallocate", { MountID: this.#mountId, InodeNumber: ino, Mode: mode, Offset: offset, Length: length });
+    if ((mode & ~FALLOC_FL_KEEP_SIZE) === FALLOC_FL_ZERO_RANGE) {
+      await this.#call("RpcFallocate", { MountID: this.#mountId, InodeNumber: ino, Mode: FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, Offset: offset, Length: length });
+      if ((mode & FALLOC_FL_KEEP_SIZE) === 0) {
+        const st = await this.#getStat(ino);
+        if (offset + length > st.Size) await this.#call("RpcResize", { ...this.#h(ino), NewSize: offset + length });
+      }
+    } else {
+      await this.#call("RpcFallocate", { MountID: this.#mountId, InodeNumber: ino, Mode: mode, Offset: offset, Length: length });
+    }
     // The server changed the extent map (holes) and maybe the size: learn both afresh.
     f.extentMap = undefined;
     await this.#getStat(ino);
@@ -409,6 +491,17 @@ export class AgentFs {
    * The server's locations are the cookies: entry i has NextDirLocation i+1.
    */
   async readdir(ino: bigint, fh: bigint, offset: bigint, maxEntries: number, plus: boolean): Promise<AgentDirEntry[]> {
+    for (;;) {
+      const ents = await this.#readdirRaw(ino, fh, offset, maxEntries, plus);
+      if (ino !== ROOT_INO) return ents;
+      const shown = ents.filter((e) => e.name !== ORPHAN_DIR);
+      // An empty reply means end of directory: never return one while entries follow.
+      if (shown.length > 0 || ents.length === 0) return shown;
+      offset = ents[ents.length - 1]!.offset;
+    }
+  }
+
+  async #readdirRaw(ino: bigint, fh: bigint, offset: bigint, maxEntries: number, plus: boolean): Promise<AgentDirEntry[]> {
     this.#handle(fh, ino, true);
     const req = { ...this.#h(ino), MaxEntries: BigInt(Math.max(1, maxEntries)), PrevDirEntLocation: offset - 1n };
     if (!plus) {
@@ -486,7 +579,9 @@ export class AgentFs {
     this.#handle(fh, ino, false);
     // The kernel sends FLUSH before RELEASE for every close(2); anything still dirty here
     // completes in the background (the FileInode lives on while it is dirty).
+    const f = this.#files.get(ino); // before #closeHandle, which may forget it
     this.#closeHandle(fh);
+    if (f && this.#orphans.has(ino)) await this.#reapOrphan(f);
   }
 
   async write(ino: bigint, fh: bigint, offset: bigint, data: Buffer): Promise<number> {
