@@ -2,11 +2,13 @@
 //   pfs <subcommand> [args...]       (pfs help lists them)
 // Exit status: the subcommand's (0 success), 2 for an unknown subcommand.
 import { fsckCommand, mkfsCommand, type CommandIo } from "../volume/persist/admin-commands.js";
+import { upCommand } from "./pfs-up.js";
 
 type Subcommand = { run: (args: readonly string[], io: CommandIo) => Promise<number>; summary: string };
 
 const subcommands: Record<string, Subcommand> = {
   mkfs: { run: mkfsCommand, summary: "format a volume's metadata container in the object store (refuses to overwrite without --force)" },
+  up: { run: upCommand, summary: "run object store + proxyfsd + pfsagentd on this machine and mount the volume (pfs up [MOUNTPOINT] [--data DIR] [--port-base N])" },
   fsck: { run: fsckCommand, summary: "check a volume's references and counters (--repair fixes the simple cases)" },
 };
 
