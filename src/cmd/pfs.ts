@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // pfs: the admin command. A thin dispatcher: each subcommand lives with the code it drives.
 //   pfs <subcommand> [args...]       (pfs help lists them)
 // Exit status: the subcommand's (0 success), 2 for an unknown subcommand.

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // proxyfsd: the volume server.
 //   proxyfsd <conf file | -> [Section.Option=value ...]
 // Reads the ProxyFS-style .conf (src/volume/config), serves every volume whose volume group has
