@@ -125,13 +125,16 @@ export function posixSuite(getMountpoint: () => string, opts: PosixSuiteOptions 
       waiter?.();
     });
     child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((res) => child.on("exit", (code) => { children.delete(child); waiter?.(); res(code); }));
+    // "close", not "exit": exit can fire before the last stdout data is delivered, and a line
+    // the helper printed just before exiting would then look missing.
+    let closed = false;
+    const exited = new Promise<number | null>((res) => child.on("close", (code) => { closed = true; children.delete(child); waiter?.(); res(code); }));
     const line = async (re: RegExp, timeoutMs = 20_000): Promise<string> => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const k = lines.findIndex((l) => re.test(l));
         if (k >= 0) return lines.splice(0, k + 1).pop()!;
-        if (child.exitCode !== null || Date.now() > deadline) {
+        if (closed || Date.now() > deadline) {
           throw new Error(`helper ${cmd} ended or timed out before printing ${re}: stdout ${JSON.stringify(lines)} stderr ${err}`);
         }
         await new Promise<void>((res) => {
