@@ -16,6 +16,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ObjectStoreError, SwiftObjectStore, listAllObjects, tempAuth } from "../../src/objstore/index.js";
 import { canMount, cleanupSetup, isMounted, killAllChildren, startAgent, writeAgentConf, type AgentProcess, type AgentSetup } from "./testing/agent-harness.js";
+import { assertTree, findSourceTree, haveWorkloadTools, makeGitRepo, run, unpackTree } from "./testing/workload.js";
 
 const enabled = process.env.PFS_TEST_SWIFT === "1" && canMount;
 const skip = enabled ? false : "needs PFS_TEST_SWIFT=1 (real Swift from scripts/swift-saio.sh), root and /dev/fuse";
@@ -164,6 +165,16 @@ test("random writes, overwrites and truncates match a local reference on both ag
   ref = scramble(join(dirB, name), ref, 40);
   assert.ok(readFileSync(join(dirB, name)).equals(ref), "agent B reads what it wrote");
   assert.ok(readFileSync(join(dirA, name)).equals(ref), "agent A reads what agent B wrote");
+});
+
+const tree = findSourceTree();
+test("workloads: a source tree unpacked on one agent checks out on the other; git repo fsck'd from both", { skip: skip || (!haveWorkloadTools || !tree ? "needs tar, git and node_modules/typescript" : false) }, () => {
+  const want = unpackTree(tree!, join(dirA, "src-tree"), setupA!.root);
+  assertTree(join(dirA, "src-tree"), want, "on agent A");
+  assertTree(join(dirB, "src-tree"), want, "on agent B");
+  makeGitRepo(join(dirB, "repo"));
+  run("git", ["fsck", "--full", "--strict"], join(dirA, "repo"));
+  assert.equal(run("git", ["log", "--format=%s"], join(dirA, "repo")).trim(), "second\nfirst");
 });
 
 test("SIGTERM: both agents unmount and exit 0", { skip }, async () => {
