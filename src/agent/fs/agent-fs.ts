@@ -345,7 +345,7 @@ export class AgentFs {
     const f = this.#files.get(r.InodeNumber);
     if (!f || f.openCount === 0 || (r.FileMode & S_IFMT) !== S_IFREG || r.NumLinks !== 1n || this.#orphans.has(r.InodeNumber)) return false;
     const orphans = await this.#getOrphanDir();
-    const hidden = `${this.#mountId}-${r.InodeNumber}`;
+    const hidden = orphanName(this.#mountId, r.InodeNumber);
     await this.#call("RpcRename", { MountID: this.#mountId, SrcDirInodeNumber: dir, SrcBasename: name, DstDirInodeNumber: orphans, DstBasename: hidden });
     this.#orphans.set(r.InodeNumber, hidden);
     return true;
@@ -808,4 +808,12 @@ export function parsePhysPath(physPath: string): ObjectRef {
     throw new Error(`RpcProvisionObject returned PhysPath ${JSON.stringify(physPath)}, not /v1/<account>/<container>/<object>`);
   }
   return { container: parts[3]!, object: parts[4]! };
+}
+
+/**
+ * The hidden name of an unlinked-but-open file in ORPHAN_DIR. The MountID is base64, whose "/"
+ * is never allowed in a name (the server answers EINVAL): it and "+" are mapped to base64url.
+ */
+export function orphanName(mountId: string, ino: bigint): string {
+  return `${mountId.replace(/\//g, "_").replace(/\+/g, "-")}-${ino}`;
 }
