@@ -8,7 +8,7 @@
 // kernel received (LOOKUP, MKNOD, MKDIR, SYMLINK, LINK, CREATE, TMPFILE, READDIRPLUS except "."
 // and ".."), minus what FORGET/BATCH_FORGET returned.
 import { EventEmitter } from "node:events";
-import { Errno, FsError, errnoName } from "../base/errno.js";
+import { Errno, FsError, errnoByName, errnoName } from "../base/errno.js";
 import type { Attr, Entry, FuseHandler, InitInfo, NegativeEntry, RequestContext, SetattrRequest } from "./handler.js";
 import {
   AccessIn, BatchForgetIn, BmapIn, BmapOut, CopyFileRangeIn, CreateIn, FallocateIn, FATTR,
@@ -339,7 +339,7 @@ export class FuseSession extends EventEmitter {
       return;
     }
     const code = (err as { code?: unknown })?.code;
-    const known = typeof code === "string" ? (Errno as Record<string, number>)[code] : undefined;
+    const known = typeof code === "string" ? errnoByName(code) : undefined;
     if (known !== undefined) {
       this.#replyError(req, known);
       return;
