@@ -2,10 +2,10 @@
 // Swift-API server's PROXYFS relay (as pfsagentd 1.17.1 mounts), used over retryrpc with the CA
 // from the mount reply; ProvisionObject creates the container so an agent-style PUT succeeds;
 // SIGTERM exits 0; a restart loads the same CA; a bad config exits 1 naming file, line and key.
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,8 +44,18 @@ async function startBinary(args: string[]): Promise<{ child: ChildProcess; jsonR
   return { child, jsonRpcPort: await ready, stderr: () => err };
 }
 
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+
 test("proxyfsd binary: mount through PROXYFS, RPCs over TLS, container creation, SIGTERM, CA kept", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "proxyfsd-bin-"));
+  const dir = tempDir("proxyfsd-bin-");
   const swift0 = await SwiftApiServer.start({ users: [{ account: "test", user: "tester", key: "testing" }] });
   const swiftUrl = swift0.url;
   const conf = config(dir, ["[ObjectStore]", `AuthURL: ${swift0.authUrl}`, "AuthUser: test:tester", "AuthKey: testing"].join("\n"));
@@ -98,7 +108,7 @@ test("proxyfsd binary: mount through PROXYFS, RPCs over TLS, container creation,
 });
 
 test("proxyfsd binary: a bad configuration exits 1 with one line naming file, line and option", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "proxyfsd-bad-"));
+  const dir = tempDir("proxyfsd-bad-");
   const conf = config(dir, "[JSONRPCServer]\nLeaseInterruptLimit: lots");
   const child = spawn(process.execPath, [bin, conf], { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";

@@ -3,7 +3,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, statSync, promises as fsp } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, promises as fsp } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,7 +21,11 @@ function freshDir(): string {
   return d;
 }
 after(() => {
-  for (const d of dirs) spawnSync("umount", ["-l", d]);
+  for (const d of dirs) {
+    spawnSync("umount", ["-l", d]);
+    // Never recurse into a mount point: only when d is on the same device as its parent.
+    if (statSync(d).dev === statSync(dirname(d)).dev) rmSync(d, { recursive: true, force: true });
+  }
 });
 
 function startServer(mountpoint: string, asUser?: number): Promise<{ child: ChildProcess; output: () => string }> {

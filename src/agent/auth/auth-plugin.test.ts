@@ -1,6 +1,6 @@
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,8 +16,14 @@ interface Harness {
   starts(): number[];
 }
 
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
 function harness(mode: string, extra: Partial<AuthPluginOptions> & { delayMs?: number } = {}): Harness {
   const dir = mkdtempSync(join(tmpdir(), "auth-plugin-"));
+  dirs.push(dir);
   const warnings: string[] = [];
   const plugin = new AuthPlugin({
     path: FAKE,

@@ -1,14 +1,20 @@
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkConfig } from "./index.js";
 import { SEED_README_EXAMPLE } from "./testing/seed-readme-example.js";
 
 /** A directory with the seed config, its mount point and an executable plug-in. */
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
 function setup(): string {
   const dir = mkdtempSync(join(tmpdir(), "check-config-"));
+  dirs.push(dir);
   mkdirSync(join(dir, "AgentMountPoint"));
   mkdirSync(join(dir, "bin"));
   writeFileSync(join(dir, "bin", "pfsagentd-swift-auth-plugin"), "#!/bin/sh\nexit 0\n");

@@ -1,14 +1,15 @@
 // proxyfsd's persistence keys ([Volume:V] Persistence, MetadataContainerPrefix, CheckpointInterval,
 // CheckpointJournalBytes, AutoFormat): defaults follow [ObjectStore], bad values name the option.
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfError, ConfMap } from "../../base/conf/index.js";
 import { loadProxyfsdConfig } from "../config/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "persist-conf-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
 function load(volumeLines: string[], objectStore: boolean, overrides: string[] = []) {
   const path = join(dir, "p.conf");
   writeFileSync(path, [
