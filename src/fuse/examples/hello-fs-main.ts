@@ -3,6 +3,7 @@
 // Prints "ready <mountpoint>" once INIT completed; exits 0 after a clean unmount.
 import { mountFuse } from "../fuse-mount.js";
 import { HelloFs } from "./hello-fs.js";
+import { serveUntilSignalled } from "./serve-until-signalled.js";
 
 const [mountpoint, size] = process.argv.slice(2);
 if (!mountpoint) {
@@ -11,12 +12,4 @@ if (!mountpoint) {
 }
 const fs = new HelloFs(size ? { size: Number(size) } : {});
 const mount = await mountFuse(fs, { mountpoint, fsname: "hello", subtype: "hello", staleMount: { retryDelayMs: 50, retryCap: 40 } });
-// Handlers go in before "ready" is printed: a supervisor may signal as soon as it reads it.
-const stop = () => { mount.unmount().catch((e) => { console.error(String(e)); process.exit(1); }); };
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
-await mount.ready;
-console.log(`ready ${mountpoint}`);
-const end = await mount.closed;
-console.log(`closed ${end.reason}`);
-process.exit(0);
+await serveUntilSignalled(mount, mountpoint, "hello-fs-main");

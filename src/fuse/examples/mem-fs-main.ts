@@ -6,6 +6,7 @@
 // "closed <reason>" at the end; exits 0 after a clean unmount.
 import { mountFuse } from "../fuse-mount.js";
 import { MemFs } from "./mem-fs.js";
+import { serveUntilSignalled } from "./serve-until-signalled.js";
 
 const USAGE = "usage: mem-fs-main <mountpoint> [--allow-other] [--no-default-permissions] [--debug] [--capacity-mib N] [--attr-ttl-ms N] [--entry-ttl-ms N]";
 
@@ -57,21 +58,4 @@ const mount = await mountFuse(fs, {
   ...(entryTtlMs !== undefined ? { entryTtlMs } : {}),
   staleMount: { retryDelayMs: 50, retryCap: 40 },
 });
-let stopping = false;
-const stop = () => {
-  if (stopping) return;
-  stopping = true;
-  mount.unmount().catch(async (e) => {
-    // Busy (a test left a file open): detach it lazily so the process can still exit.
-    console.error(`mem-fs-main: ${String(e)}; unmounting lazily`);
-    await mount.unmount({ lazy: true }).catch((e2) => { console.error(String(e2)); process.exit(1); });
-  });
-};
-// Handlers go in before "ready" is printed: a supervisor may signal as soon as it reads it.
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
-await mount.ready;
-console.log(`ready ${mountpoint}`);
-const end = await mount.closed;
-console.log(`closed ${end.reason}`);
-process.exit(0);
+await serveUntilSignalled(mount, mountpoint, "mem-fs-main");
