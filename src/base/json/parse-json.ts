@@ -132,18 +132,7 @@ class Parser {
       } else {
         out[key] = v;
       }
-      this.#ws();
-      const c = this.#s.charCodeAt(this.#i);
-      if (c === 0x2c) {
-        this.#i++;
-        this.#ws();
-        continue;
-      }
-      if (c === 0x7d) {
-        this.#i++;
-        return out;
-      }
-      this.#fail("expected ',' or '}' in object");
+      if (this.#endOfMember(0x7d, "'}' in object")) return out;
     }
   }
 
@@ -158,19 +147,22 @@ class Parser {
     }
     for (;;) {
       out.push(this.#value(depth));
-      this.#ws();
-      const c = this.#s.charCodeAt(this.#i);
-      if (c === 0x2c) {
-        this.#i++;
-        this.#ws();
-        continue;
-      }
-      if (c === 0x5d) {
-        this.#i++;
-        return out;
-      }
-      this.#fail("expected ',' or ']' in array");
+      if (this.#endOfMember(0x5d, "']' in array")) return out;
     }
+  }
+
+  /** After a member: consumes ',' (false: another member follows) or `close` (true: done). */
+  #endOfMember(close: number, what: string): boolean {
+    this.#ws();
+    const c = this.#s.charCodeAt(this.#i);
+    this.#i++;
+    if (c === 0x2c) {
+      this.#ws();
+      return false;
+    }
+    if (c === close) return true;
+    this.#i--;
+    this.#fail(`expected ',' or ${what}`);
   }
 
   #string(): string {
