@@ -7,35 +7,13 @@
 // Exit status: 0 after SIGTERM/SIGINT (clean stop), 1 on a bad configuration or a start failure
 // (one clear line naming file, line and option), 2 on bad usage.
 import { ConfError, ConfMap, ConfProblemsError } from "../base/conf/index.js";
-import { SwiftObjectStore, tempAuth, type ObjectStore, type SwiftAuthenticate } from "../objstore/index.js";
-import { loadOrCreateTlsDirectory, loadProxyfsdConfig, startVolumeServer, type ProxyfsdConfig, type ServerLogLevel } from "../volume/index.js";
+import type { ObjectStore } from "../objstore/index.js";
+import { loadOrCreateTlsDirectory, loadProxyfsdConfig, objectStoreForAccount, startVolumeServer, type ProxyfsdConfig, type ServerLogLevel } from "../volume/index.js";
 
 const debug = process.env.PROXYFSD_DEBUG === "1";
 function log(level: ServerLogLevel, message: string): void {
   if (level === "debug" && !debug) return;
   process.stderr.write(`${new Date().toISOString()} proxyfsd ${level}: ${message}\n`);
-}
-
-/** The account URL of `account` on the same Swift (…/v1/AUTH_x -> …/v1/<account>). */
-function forAccount(storageUrl: string, account: string): string {
-  const u = new URL(storageUrl);
-  const parts = u.pathname.split("/");
-  parts[parts.length - 1] = encodeURIComponent(account);
-  u.pathname = parts.join("/");
-  return u.toString().replace(/\/$/, "");
-}
-
-function objectStoreFor(cfg: ProxyfsdConfig, account: string): ObjectStore | undefined {
-  const o = cfg.objectStore;
-  if (o === undefined) return undefined;
-  let authenticate: SwiftAuthenticate;
-  if ("authUrl" in o) {
-    authenticate = tempAuth({ authUrl: o.authUrl, user: o.authUser, key: o.authKey, transformStorageUrl: (url) => forAccount(url, account) });
-  } else {
-    const creds = { token: o.authToken, storageUrl: forAccount(o.storageUrl, account) };
-    authenticate = async () => creds;
-  }
-  return new SwiftObjectStore({ authenticate, userAgent: "proxyfsd" });
 }
 
 async function main(): Promise<void> {
@@ -66,7 +44,7 @@ async function main(): Promise<void> {
     log("info", `${created ? "created" : "loaded"} retryrpc CA and certificate in ${cfg.tlsDirectory}`);
     server = await startVolumeServer({
       volumes: cfg.volumes.map((v) => {
-        const objectStore = objectStoreFor(cfg, v.accountName);
+        const objectStore = objectStoreForAccount(cfg, v.accountName, "proxyfsd");
         if (objectStore) stores.push(objectStore);
         return { name: v.name, accountName: v.accountName, leaseEvictLowLimit: v.leaseEvictLowLimit, leaseEvictHighLimit: v.leaseEvictHighLimit, ...(objectStore ? { objectStore } : {}), ...(objectStore && v.persist ? { persist: v.persist } : {}) };
       }),
@@ -76,6 +54,8 @@ async function main(): Promise<void> {
       jsonRpcHost: cfg.privateIPAddr,
       jsonRpcPort: cfg.tcpPort,
       credentials,
+      // OfferExtensions: false behaves as a 1.17.1 proxyfsd (no Capabilities in mount replies).
+      ...(cfg.offerExtensions ? {} : { capabilities: [] }),
       retryRpc: cfg.retryRpc,
       lease: cfg.lease,
       log,

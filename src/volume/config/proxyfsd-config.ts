@@ -7,6 +7,8 @@
 //   [JSONRPCServer]    TCPPort, RetryRPCPort, RetryRPCTTLCompleted, RetryRPCAckTrim, RetryRPCDeadlineIO,
 //                      RetryRPCKeepAlivePeriod, MinLeaseDuration, LeaseInterruptInterval, LeaseInterruptLimit
 //                      (ours) RetryRPCListenIPAddr  retryrpc listen address (default PublicIPAddr)
+//                      (ours) OfferExtensions       false: grant agents no protocol extension, i.e.
+//                                                   behave as a 1.17.1 proxyfsd (default true)
 //   [FSGlobals]        VolumeGroupList
 //   [VolumeGroup:G]    VolumeList, PrimaryPeer      volumes of groups whose PrimaryPeer is WhoAmI are served
 //   [Volume:V]         AccountName, ActiveLeaseEvictLowLimit, ActiveLeaseEvictHighLimit
@@ -31,6 +33,17 @@ export interface ProxyfsdVolumeConfig {
   persist?: { containerPrefix: string; checkpointIntervalMs: number; checkpointJournalBytes: number; autoFormat: boolean };
 }
 
+/**
+ * [ObjectStore] request policy of proxyfsd's own Swift client (checkpoints, journal, GC). Same key
+ * names as pfsagentd's [Agent] Swift* keys; the default timeout is short (1 minute, not the agent's
+ * 10) because every metadata object is small and a hung journal PUT holds back every reply.
+ */
+export interface ObjectStoreClientConfig {
+  timeoutMs: number;
+  retry: { limit: number; delayMs: number; variancePercent: number; expBackoff: number };
+  connectionPoolSize: number;
+}
+
 export interface ProxyfsdConfig {
   whoAmI: string;
   publicIPAddr: string;
@@ -38,10 +51,12 @@ export interface ProxyfsdConfig {
   retryRpcListenIPAddr: string;
   tcpPort: number;
   retryRpcPort: number;
+  /** [JSONRPCServer] OfferExtensions: when false, mounts get no extension capability (1.17.1 behaviour). */
+  offerExtensions: boolean;
   retryRpc: { ttlCompletedMs: number; ackTrimMs: number; deadlineIoMs: number; keepAlivePeriodMs: number };
   lease: { minLeaseDurationMs: number; leaseInterruptIntervalMs: number; leaseInterruptLimit: number };
   volumes: ProxyfsdVolumeConfig[];
-  objectStore: { authUrl: string; authUser: string; authKey: string } | { storageUrl: string; authToken: string } | undefined;
+  objectStore: (({ authUrl: string; authUser: string; authKey: string } | { storageUrl: string; authToken: string }) & { client: ObjectStoreClientConfig }) | undefined;
   tlsDirectory: string;
 }
 
@@ -67,6 +82,7 @@ export function loadProxyfsdConfig(conf: ConfMap): ProxyfsdConfig {
     MinLeaseDuration: opt.duration({ default: "250ms" }),
     LeaseInterruptInterval: opt.duration({ default: "250ms", min: "1ms" }),
     LeaseInterruptLimit: opt.uint({ bits: 32, default: 20, min: 1 }),
+    OfferExtensions: opt.bool({ default: true }),
   }).values;
   const groups = loadSection(conf, "FSGlobals", { VolumeGroupList: opt.list() }).values.VolumeGroupList;
   const volumes: ProxyfsdVolumeConfig[] = [];
@@ -110,16 +126,27 @@ export function loadProxyfsdConfig(conf: ConfMap): ProxyfsdConfig {
     const o = loadSection(conf, "ObjectStore", {
       AuthURL: opt.optionalString(), AuthUser: opt.optionalString(), AuthKey: opt.optionalString({ secret: true }),
       StorageURL: opt.optionalString(), AuthToken: opt.optionalString({ secret: true }),
+      SwiftTimeout: opt.duration({ default: "1m", min: "1ms", doc: "per-attempt timeout of proxyfsd's Swift requests" }),
+      SwiftRetryLimit: opt.safeUint({ default: 10, doc: "retries of a failed Swift request" }),
+      SwiftRetryDelay: opt.duration({ default: "1s", doc: "first retry delay" }),
+      SwiftRetryDelayVariance: opt.uint({ bits: 8, min: 1, max: 100, default: 25, doc: "percent jitter of retry delays" }),
+      SwiftRetryExpBackoff: opt.float({ default: 1.4, min: 1, doc: "retry delay multiplier" }),
+      SwiftConnectionPoolSize: opt.safeUint({ default: 64, min: 1, doc: "max HTTP connections to Swift" }),
     }).values;
+    const client: ObjectStoreClientConfig = {
+      timeoutMs: Number(o.SwiftTimeout / 1_000_000n) || 1,
+      retry: { limit: o.SwiftRetryLimit, delayMs: Number(o.SwiftRetryDelay / 1_000_000n), variancePercent: o.SwiftRetryDelayVariance, expBackoff: o.SwiftRetryExpBackoff },
+      connectionPoolSize: o.SwiftConnectionPoolSize,
+    };
     if (o.AuthURL !== "") {
       if (o.AuthUser === "") throw conf.missingError("ObjectStore", "AuthUser", "a single value (with AuthURL)");
       if (o.AuthKey === "") throw conf.missingError("ObjectStore", "AuthKey", "a single value (with AuthURL)");
       checkUrl(conf, "AuthURL", o.AuthURL);
-      objectStore = { authUrl: o.AuthURL, authUser: o.AuthUser, authKey: o.AuthKey };
+      objectStore = { authUrl: o.AuthURL, authUser: o.AuthUser, authKey: o.AuthKey, client };
     } else if (o.StorageURL !== "") {
       if (o.AuthToken === "") throw conf.missingError("ObjectStore", "AuthToken", "a single value (with StorageURL)");
       checkUrl(conf, "StorageURL", o.StorageURL);
-      objectStore = { storageUrl: o.StorageURL, authToken: o.AuthToken };
+      objectStore = { storageUrl: o.StorageURL, authToken: o.AuthToken, client };
     } else {
       throw conf.missingError("ObjectStore", "AuthURL", "AuthURL (+AuthUser, AuthKey) or StorageURL (+AuthToken)");
     }
@@ -138,6 +165,7 @@ export function loadProxyfsdConfig(conf: ConfMap): ProxyfsdConfig {
     retryRpcListenIPAddr: j.RetryRPCListenIPAddr ?? peer.PublicIPAddr,
     tcpPort: j.TCPPort,
     retryRpcPort: j.RetryRPCPort,
+    offerExtensions: j.OfferExtensions,
     retryRpc: { ttlCompletedMs: ms(j.RetryRPCTTLCompleted), ackTrimMs: ms(j.RetryRPCAckTrim), deadlineIoMs: ms(j.RetryRPCDeadlineIO), keepAlivePeriodMs: ms(j.RetryRPCKeepAlivePeriod) },
     lease: { minLeaseDurationMs: ms(j.MinLeaseDuration), leaseInterruptIntervalMs: ms(j.LeaseInterruptInterval), leaseInterruptLimit: j.LeaseInterruptLimit },
     volumes,

@@ -6,7 +6,7 @@
 // Exit status: 0 done / clean, 1 failure / problems found, 2 bad usage.
 import { ConfError, ConfMap, ConfProblemsError } from "../../base/conf/index.js";
 import { SwiftObjectStore, tempAuth, type ObjectStore } from "../../objstore/index.js";
-import { loadProxyfsdConfig } from "../config/index.js";
+import { forAccount, loadProxyfsdConfig, objectStoreForAccount } from "../config/index.js";
 import { fsck } from "./fsck.js";
 import { DEFAULT_CONTAINER_PREFIX, metaContainer } from "./layout.js";
 import { PersistError, PersistentVolume } from "./persistent-volume.js";
@@ -40,14 +40,6 @@ function parseFlags(args: readonly string[], valued: readonly string[], bools: r
   return m;
 }
 
-/** The account URL of `account` on the same Swift (…/v1/AUTH_x -> …/v1/<account>). */
-function forAccount(storageUrl: string, account: string): string {
-  const u = new URL(storageUrl);
-  const parts = u.pathname.split("/");
-  parts[parts.length - 1] = encodeURIComponent(account);
-  u.pathname = parts.join("/");
-  return u.toString().replace(/\/$/, "");
-}
 
 function target(f: Map<string, string>): Target {
   const prefixFlag = f.get("--container-prefix");
@@ -57,12 +49,9 @@ function target(f: Map<string, string>): Target {
     const vol = name === undefined ? cfg.volumes[0] : cfg.volumes.find((v) => v.name === name);
     if (vol === undefined) throw new UsageError(`${f.get("--conf")} serves no volume ${JSON.stringify(name)} (it serves ${cfg.volumes.map((v) => v.name).join(", ")})`);
     if (name === undefined && cfg.volumes.length > 1) throw new UsageError(`${f.get("--conf")} serves several volumes; name one with --volume`);
-    const o = cfg.objectStore;
-    if (o === undefined) throw new UsageError(`${f.get("--conf")} has no [ObjectStore] section`);
-    const authenticate = "authUrl" in o
-      ? tempAuth({ authUrl: o.authUrl, user: o.authUser, key: o.authKey, transformStorageUrl: (u) => forAccount(u, vol.accountName) })
-      : async () => ({ token: o.authToken, storageUrl: forAccount(o.storageUrl, vol.accountName) });
-    return { store: new SwiftObjectStore({ authenticate, userAgent: "pfs" }), accountName: vol.accountName, containerPrefix: prefixFlag ?? vol.persist?.containerPrefix ?? DEFAULT_CONTAINER_PREFIX };
+    const store = objectStoreForAccount(cfg, vol.accountName, "pfs");
+    if (store === undefined) throw new UsageError(`${f.get("--conf")} has no [ObjectStore] section`);
+    return { store, accountName: vol.accountName, containerPrefix: prefixFlag ?? vol.persist?.containerPrefix ?? DEFAULT_CONTAINER_PREFIX };
   }
   const url = f.get("--auth-url");
   const user = f.get("--user");
@@ -104,7 +93,7 @@ export function mkfsCommand(args: readonly string[], io: CommandIo): Promise<num
     const t = target(f);
     try {
       const h = await PersistentVolume.format({ objectStore: t.store, accountName: t.accountName, containerPrefix: t.containerPrefix, force: f.has("--force") });
-      io.out(`formatted ${t.accountName} container ${metaContainer(t.containerPrefix)} (epoch ${h.epoch}, ${h.pages.length} page${h.pages.length === 1 ? "" : "s"})`);
+      io.out(`formatted ${t.accountName} container ${metaContainer(t.containerPrefix)} (epoch ${h.epoch}, ${h.pageCount} page${h.pageCount === 1 ? "" : "s"})`);
       return 0;
     } finally {
       await t.store.close();

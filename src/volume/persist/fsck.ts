@@ -1,10 +1,14 @@
-// fsck of a persistent volume: loads the state as recovery would and checks references and
-// counters. Problems are things that make the state inconsistent; orphans are leftovers that
-// only waste space. With `repair`, the simple cases are fixed and a checkpoint written:
+// fsck of a persistent volume: loads the state as recovery would (which checks the checkpoint
+// B+tree: every page present and parsable, levels, key order, separators, no page referenced
+// twice, header counts) and checks references and counters. Problems are things that make the
+// state inconsistent; orphans are leftovers that only waste space. With `repair`, the simple
+// cases are fixed and a checkpoint written:
 //   dangling directory entry (target inode missing) -> entry removed;
 //   wrong nlink -> set to the counted value;
 //   unlinked inode (nlink 0, no entry: a crash between Unlink and Destroy) -> destroyed;
-//   orphan log-segment object (no segment record) / orphan metadata object -> deleted.
+//   orphan log-segment object (no segment record) / orphan metadata object (a checkpoint page
+//   the tree does not reach, a stale journal batch) -> deleted;
+//   a damaged tree (violated invariants) -> rewritten whole by the repair's checkpoint.
 // Missing log-segment objects, unreachable linked inodes and wrong segment counters are reported
 // only (they need a person to decide).
 import { ObjectStoreError, listAllObjects, type ObjectStore } from "../../objstore/index.js";
@@ -15,8 +19,10 @@ import { PersistentVolume, type PersistOptions } from "./persistent-volume.js";
 
 export interface FsckOptions extends Omit<PersistOptions, "readOnly" | "autoFormat"> {
   repair?: boolean;
-  /** Progress lines ("checked 10000/52311 inodes"). */
+  /** Progress lines ("loaded 1200/5400 pages", "checked 10000/52311 inodes"). */
   progress?: (line: string) => void;
+  /** Minimum time between two progress lines of one phase (default 1000 ms; 0 = every step). */
+  progressIntervalMs?: number;
 }
 
 export interface FsckReport {
@@ -33,11 +39,27 @@ export interface FsckReport {
 
 export async function fsck(o: FsckOptions): Promise<FsckReport> {
   const progress = o.progress ?? (() => {});
+  const every = o.progressIntervalMs ?? 1000;
+  let last = Date.now();
+  /** A line at most every `every` ms (plus every phase's final line, sent directly). */
+  const tick = (line: () => string): void => {
+    const now = Date.now();
+    if (now - last < every) return;
+    last = now;
+    progress(line());
+  };
   const repair = o.repair === true;
   progress(`loading ${o.objectStore.description} ${o.containerPrefix ?? "proxyfs_"}meta`);
-  const pv = await PersistentVolume.open({ ...o, readOnly: !repair, autoFormat: false });
+  const pv = await PersistentVolume.open({
+    ...o, readOnly: !repair, autoFormat: false,
+    loadProgress: (n, total, inodes) => tick(() => `loaded ${n}/${total} pages, ${inodes} inodes`),
+  });
   const store = pv.store;
   const r: FsckReport = { inodes: 0, directories: 0, entries: 0, segments: 0, problems: [], orphans: [], repaired: [], clean: false };
+  const h = pv.header;
+  progress(`loaded ${h.version === 1 ? h.v1Pages.length : h.pageCount} pages (tree height ${h.height}, ${h.records} records), ${store.inodeCount()} inodes`);
+  for (const p of pv.loadProblems) r.problems.push(`checkpoint tree: ${p}`);
+  if (repair && pv.loadProblems.length > 0) r.repaired.push(`rewrote the checkpoint tree (${pv.livePages().length} pages)`);
   const fixes: Array<() => void> = [];
   const pending: Promise<void>[] = [];
 
@@ -74,7 +96,7 @@ export async function fsck(o: FsckOptions): Promise<FsckReport> {
         subdirs.set(dir, (subdirs.get(dir) ?? 0) + 1);
         if (t.parent !== dir) r.problems.push(`directory ${e.ino} is entry ${JSON.stringify(name)} of ${dir} but its ".." is ${t.parent}`);
       }
-      if (++n % 50_000 === 0) progress(`checked ${n} directory entries`);
+      if (++n % 1000 === 0) tick(() => `checked ${n} directory entries`);
     }
   }
   progress(`checked ${r.entries} entries in ${r.directories} directories`);
@@ -118,7 +140,7 @@ export async function fsck(o: FsckOptions): Promise<FsckReport> {
     if (isReg(rec.mode)) {
       for (const [seg, bytes] of store.extentMap(rec.ino).segmentBytes) segRefs.set(seg, (segRefs.get(seg) ?? 0n) + bytes);
     }
-    if (++n % 50_000 === 0) progress(`checked ${n}/${inodes.size} inodes`);
+    if (++n % 1000 === 0) tick(() => `checked ${n}/${inodes.size} inodes`);
   }
   progress(`checked ${inodes.size} inodes`);
 
@@ -147,7 +169,7 @@ export async function fsck(o: FsckOptions): Promise<FsckReport> {
           r.orphans.push(`log segment object ${c}/${e.name} has no segment record`);
           fixes.push(() => queueDelete(pending, o.objectStore, c, e.name, r));
         }
-        if (++listed % 10_000 === 0) progress(`listed ${listed} log-segment objects`);
+        if (++listed % 1000 === 0) tick(() => `listed ${listed} log-segment objects`);
       }
     } catch (err) {
       if (!ObjectStoreError.is(err, "NotFound")) throw err;
@@ -159,14 +181,13 @@ export async function fsck(o: FsckOptions): Promise<FsckReport> {
   }
   progress(`checked ${segments.size} segments in ${byContainer.size} containers`);
 
-  // Pass 4: metadata objects the header does not need.
-  const h = pv.header;
-  const keep = new Set(h.pages);
+  // Pass 4: metadata objects the checkpoint does not need (pages the tree does not reach, ...).
+  const keep = new Set(pv.livePages());
   for await (const e of listAllObjects(o.objectStore, pv.container)) {
     if (e.kind !== "object" || e.name === HEADER_OBJECT || keep.has(e.name)) continue;
     const p = parseName(e.name);
     if (p?.kind === "journal" && p.epoch === h.journalEpoch && p.seq >= h.journalSeq) continue;
-    r.orphans.push(`metadata object ${pv.container}/${e.name} is not used by the checkpoint`);
+    r.orphans.push(`metadata object ${pv.container}/${e.name} is not used by the checkpoint${p?.kind === "page" ? " (a page the tree does not reach)" : ""}`);
     fixes.push(() => queueDelete(pending, o.objectStore, pv.container, e.name, r));
   }
 
@@ -188,5 +209,5 @@ function queueDelete(pending: Promise<void>[], os: ObjectStore, c: string, name:
 }
 
 function isUnfixable(p: string): boolean {
-  return !/points to missing inode|has nlink/.test(p);
+  return !/points to missing inode|has nlink|^checkpoint tree: /.test(p);
 }

@@ -9,7 +9,6 @@ import { journalName } from "./layout.js";
 interface Waiter {
   upTo: number;
   resolve: () => void;
-  reject: (e: Error) => void;
 }
 
 interface Batch {
@@ -41,7 +40,6 @@ export class JournalWriter {
   readonly #queue: Batch[] = [];
   #writing = false;
   #scheduled = false;
-  #failed: Error | undefined;
   #waiters: Waiter[] = [];
   readonly #written: number[] = [];
 
@@ -83,9 +81,8 @@ export class JournalWriter {
 
   /** Resolves when every line appended up to `position` (default: now) is durable. */
   sync(position = this.#appended): Promise<void> {
-    if (this.#failed) return Promise.reject(this.#failed);
     if (this.#durable >= position) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ upTo: position, resolve, reject }));
+    return new Promise((resolve) => this.#waiters.push({ upTo: position, resolve }));
   }
 
   /**
@@ -113,7 +110,7 @@ export class JournalWriter {
 
   /** Starts the writer when idle; lines pending meanwhile wait for the next batch. */
   #kick(): void {
-    if (this.#writing || this.#failed) return;
+    if (this.#writing) return;
     if (this.#queue.length === 0) this.#seal();
     if (this.#queue.length === 0) return;
     this.#writing = true;
@@ -135,18 +132,13 @@ export class JournalWriter {
             this.#log("error", `journal ${this.#container}/${name}: container missing; recreating it (the volume needs a checkpoint to be recoverable)`);
             await this.#store.putContainer(this.#container).catch(() => {});
           }
-          // Later batches must not land before this one, so keep retrying it; a store that
-          // stays down blocks syncs (and thus replies) rather than losing order.
-          if (attempt >= 30) {
-            this.#failed = new Error(`journal ${this.#container}/${name}: giving up after ${attempt} attempts: ${(err as Error).message}`);
-            this.#log("error", this.#failed.message);
-            for (const w of this.#waiters) w.reject(this.#failed);
-            this.#waiters = [];
-            this.#writing = false;
-            return;
-          }
+          // Later batches must not land before this one, so keep retrying it, forever: a store
+          // that stays down blocks syncs (and thus replies: clients see their own deadline) but
+          // never loses order, and giving up would leave this process serving in-memory changes
+          // that can never become durable. Once the store answers again, everything resumes.
+          if (attempt % 30 === 0) this.#log("error", `journal ${this.#container}/${name}: still failing after ${attempt} attempts (replies to mutations wait): ${(err as Error).message}`);
           this.#log("warn", `journal ${this.#container}/${name}: PUT failed (attempt ${attempt}): ${(err as Error).message}`);
-          await new Promise((r) => setTimeout(r, Math.min(1000, 10 * 2 ** attempt)));
+          await new Promise((r) => setTimeout(r, Math.min(5000, 10 * 2 ** Math.min(attempt, 10))));
         }
       }
       this.#queue.shift();

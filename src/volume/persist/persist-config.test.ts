@@ -34,3 +34,12 @@ test("bad persistence settings are errors naming the option", () => {
   assert.throws(() => load(["Persistence: disk"], true), (e: unknown) => e instanceof Error && /Persistence.*expected "objectstore" or "memory"/.test(e.message));
   assert.throws(() => load(["MetadataContainerPrefix: a/b"], true), (e: unknown) => e instanceof Error && /MetadataContainerPrefix/.test(e.message));
 });
+
+test("[ObjectStore] Swift client keys: defaults (1 minute timeout) and overrides", () => {
+  const d = load([], true).objectStore!;
+  assert.deepEqual(d.client, { timeoutMs: 60_000, retry: { limit: 10, delayMs: 1000, variancePercent: 25, expBackoff: 1.4 }, connectionPoolSize: 64 });
+  const o = load([], true, ["ObjectStore.SwiftTimeout=250ms", "ObjectStore.SwiftRetryLimit=2", "ObjectStore.SwiftRetryDelay=10ms", "ObjectStore.SwiftRetryExpBackoff=2", "ObjectStore.SwiftConnectionPoolSize=4"]).objectStore!;
+  assert.deepEqual(o.client, { timeoutMs: 250, retry: { limit: 2, delayMs: 10, variancePercent: 25, expBackoff: 2 }, connectionPoolSize: 4 });
+  assert.throws(() => load([], true, ["ObjectStore.SwiftTimeout=soon"]), (e: unknown) => e instanceof Error && /SwiftTimeout/.test(e.message));
+  assert.throws(() => load([], true, ["ObjectStore.SwiftRetryDelayVariance=0"]), (e: unknown) => e instanceof Error && /SwiftRetryDelayVariance/.test(e.message));
+});

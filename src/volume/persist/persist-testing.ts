@@ -9,7 +9,8 @@ export function dumpState(store: MemoryVolumeStore): string {
   const out: string[] = [];
   for (const r of [...s.inodes].sort((a, b) => (a.ino < b.ino ? -1 : 1))) out.push(JSON.stringify(encodeInode(r)));
   for (const [d, es] of [...s.dirs].sort((a, b) => (a[0] < b[0] ? -1 : 1))) out.push(`dir ${d}: ${[...es].map(([n, e]) => `${n}=${e.ino}/${e.type}`).join(",")}`);
-  for (const [i, m] of [...s.extentMaps].sort((a, b) => (a[0] < b[0] ? -1 : 1))) out.push(`ext ${i}: ${JSON.stringify([...m.extents()].map(encodeExtent))}`);
+  // An empty extent map reads as none (extentMap() returns an empty one), and is not persisted.
+  for (const [i, m] of [...s.extentMaps].filter(([, m]) => m.count > 0).sort((a, b) => (a[0] < b[0] ? -1 : 1))) out.push(`ext ${i}: ${JSON.stringify([...m.extents()].map(encodeExtent))}`);
   for (const [g, c] of [...s.segments].sort((a, b) => (a[0] < b[0] ? -1 : 1))) out.push(`seg ${g} ${c} refs ${store.segmentRefBytes(g)}`);
   out.push(`unref ${[...s.unreferenced].sort().join(",")}`);
   return out.join("\n");

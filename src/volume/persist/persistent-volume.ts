@@ -1,27 +1,35 @@
 // PersistentVolume: a Volume whose whole state lives in an object store container, so proxyfsd
 // can restart anywhere with only the object store (LAYOUT.md). The working state is a
-// MemoryVolumeStore; its commit hook appends every transaction to a group-committed journal,
-// and checkpoints periodically write the full state as new immutable page objects followed by
-// the header (the commit point). Recovery = load the header's pages + replay journal batches
-// after the header's journal position.
+// MemoryVolumeStore; its commit hook appends every transaction to a group-committed journal and
+// notes the B+tree keys it changed. Checkpoints rewrite only the copy-on-write tree pages holding
+// changed keys (cow-tree.ts) as new immutable objects, then the header (the commit point).
+// Recovery = load the tree from the header's root + replay journal batches after the header's
+// journal position.
 //
 // Invariants:
 // - every line whose journal batch is durable is in any later recovered state;
 // - no nonce below the durable reservation (header reservedNonce, or a later journal "reserve"
 //   line) is ever handed out again: recovery restarts the nonce sequence at the reservation;
-// - an object is deleted only after a header that no longer needs it has committed (old pages,
-//   trimmed journal batches, and log segments whose last reference was dropped before it).
+// - an object is deleted only after a header that no longer needs it has committed (replaced
+//   pages, trimmed journal batches, and log segments whose last reference was dropped before it);
+// - persisted tree + current values of (dirty keys, extent keys of wiped files, changed unref
+//   keys) = the current state: every key whose value changed since the tree's cut is in that set.
 import { ObjectStoreError, listAllObjects, type ObjectStore } from "../../objstore/index.js";
 import { MemoryVolumeStore } from "../memory-volume-store.js";
 import { Volume, hex16, type VolumeOptions } from "../volume.js";
 import type { CommitRecord } from "../volume-store.js";
 import { decodeJournalLine, encodeCommit, encodeReserve } from "./codec.js";
+import { CowTree, loadTree, type TreePlan } from "./cow-tree.js";
 import { JournalWriter } from "./journal.js";
 import {
   DEFAULT_CONTAINER_PREFIX, HEADER_OBJECT, decodeHeader, encodeHeader, journalName, metaContainer, pageName, parseName,
   type CheckpointHeader,
 } from "./layout.js";
-import { loadPage, snapshotPages } from "./snapshot.js";
+import { loadPage } from "./snapshot.js";
+import { DirtyKeys, StateReader, applyRecords, extentRange, unrefKey } from "./tree-keys.js";
+
+/** Default target size of a checkpoint page. */
+export const DEFAULT_PAGE_BYTES = 64 << 10;
 
 export type PersistLogger = (level: "debug" | "info" | "warn" | "error", message: string) => void;
 
@@ -46,8 +54,12 @@ export interface PersistOptions {
   checkpointIntervalMs?: number;
   /** Checkpoint when the journal written since the last one exceeds this (default 8 MiB). */
   checkpointJournalBytes?: number;
-  /** Target checkpoint page size (default 1 MiB). */
+  /** Target checkpoint page size (default 64 KiB). */
   pageBytes?: number;
+  /** Concurrent page GETs at recovery (default 8). */
+  loadParallel?: number;
+  /** Called after each checkpoint page loaded at recovery (fsck progress). */
+  loadProgress?: (pagesLoaded: number, pagesTotal: number, inodesLoaded: number) => void;
   /** Nonces reserved per journaled reservation (default 1000). */
   nonceBlock?: bigint;
   /** Format an unformatted container on open (default false). */
@@ -64,13 +76,31 @@ export interface PersistStats {
   checkpoints: number;
   segmentsDeleted: number;
   objectsDeleted: number;
+  /** Pages PUT by all checkpoints / by the last one. */
+  pagesWritten: number;
+  lastCheckpointPages: number;
 }
 
 const NO_LOG: PersistLogger = () => {};
 
+/**
+ * Runs a read, retrying transient failures (not NotFound) with backoff: a start or fsck should
+ * survive a store that answers some requests with errors.
+ */
+async function retried<T>(what: () => Promise<T>, attempts = 8): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await what();
+    } catch (err) {
+      if (ObjectStoreError.is(err, "NotFound") || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** i)));
+    }
+  }
+}
+
 async function getHeader(store: ObjectStore, container: string): Promise<CheckpointHeader | undefined> {
   try {
-    const r = await store.getObject(container, HEADER_OBJECT);
+    const r = await retried(() => store.getObject(container, HEADER_OBJECT));
     return decodeHeader(r.body.toString("utf8"), `${container}/${HEADER_OBJECT}`);
   } catch (err) {
     if (ObjectStoreError.is(err, "NotFound")) return undefined;
@@ -79,14 +109,16 @@ async function getHeader(store: ObjectStore, container: string): Promise<Checkpo
 }
 
 async function listNames(store: ObjectStore, container: string): Promise<string[]> {
-  const out: string[] = [];
   try {
-    for await (const e of listAllObjects(store, container)) if (e.kind === "object") out.push(e.name);
+    return await retried(async () => {
+      const out: string[] = [];
+      for await (const e of listAllObjects(store, container)) if (e.kind === "object") out.push(e.name);
+      return out;
+    });
   } catch (err) {
     if (ObjectStoreError.is(err, "NotFound")) return [];
     throw err;
   }
-  return out;
 }
 
 function maxEpoch(names: readonly string[], header: CheckpointHeader | undefined): number {
@@ -98,7 +130,17 @@ function maxEpoch(names: readonly string[], header: CheckpointHeader | undefined
   return m;
 }
 
-async function putAll(store: ObjectStore, container: string, items: Array<[string, Buffer]>, parallel = 4): Promise<void> {
+/** Page names of checkpoint `gen` of `epoch`, in allocation order. */
+function pageAllocator(epoch: number, gen: number): () => string {
+  let n = 0;
+  return () => pageName(epoch, gen, n++);
+}
+
+function headerFor(base: Omit<CheckpointHeader, "version" | "root" | "height" | "pageCount" | "records" | "v1Pages">, tree: CowTree): CheckpointHeader {
+  return { ...base, version: 2, root: tree.root.name, height: tree.height, pageCount: tree.pageNames().length, records: tree.recordCount(), v1Pages: [] };
+}
+
+async function putAll(store: ObjectStore, container: string, items: ReadonlyArray<readonly [string, Buffer]>, parallel = 4): Promise<void> {
   let i = 0;
   const worker = async (): Promise<void> => {
     while (i < items.length) {
@@ -128,7 +170,17 @@ export class PersistentVolume {
   readonly #log: PersistLogger;
   #journal: JournalWriter | undefined;
   #header: CheckpointHeader;
-  #loading = true;
+  /** tree: loading pages (nothing to note); replay: journal replay (note keys); live. */
+  #phase: "tree" | "replay" | "live" = "tree";
+  /** The persisted tree of the header (its shape only). */
+  #tree = CowTree.unpersisted();
+  /** Keys changed since the tree's cut, and files whose extent maps were dropped. */
+  #dirty = new DirtyKeys();
+  /** Unreferenced segments as the tree holds them (u: keys). */
+  #persistedUnref = new Set<bigint>();
+  /** The next checkpoint writes a whole new tree (after a v1 load or a damaged tree). */
+  #rebuild = false;
+  readonly #loadProblems: string[] = [];
   #reserved: bigint;
   #gen = 0;
   #bytesAtCheckpoint = 0;
@@ -139,7 +191,7 @@ export class PersistentVolume {
   #closed = false;
   /** Segments unreferenced at the previous checkpoint (deleted when still so at the next). */
   #gcCandidates = new Set<bigint>();
-  readonly #stats: PersistStats = { epoch: 0, gen: 0, journalBatchesReplayed: 0, checkpoints: 0, segmentsDeleted: 0, objectsDeleted: 0 };
+  readonly #stats: PersistStats = { epoch: 0, gen: 0, journalBatchesReplayed: 0, checkpoints: 0, segmentsDeleted: 0, objectsDeleted: 0, pagesWritten: 0, lastCheckpointPages: 0 };
 
   private constructor(o: PersistOptions, header: CheckpointHeader) {
     this.#o = o;
@@ -168,12 +220,12 @@ export class PersistentVolume {
     const epoch = maxEpoch(names, old) + 1;
     const store = new MemoryVolumeStore();
     new Volume({ ...o.volume, accountName: o.accountName, store });
-    const pages = snapshotPages(store, o.pageBytes ?? 1 << 20);
-    const header: CheckpointHeader = {
-      accountName: o.accountName, epoch, gen: 0, createdAt: new Date().toISOString(), pages: pages.map((_, i) => pageName(epoch, 0, i)),
+    const plan = CowTree.build(new StateReader(store).allLines(), CowTree.unpersisted(), pageAllocator(epoch, 0), o.pageBytes ?? DEFAULT_PAGE_BYTES);
+    const header = headerFor({
+      accountName: o.accountName, epoch, gen: 0, createdAt: new Date().toISOString(),
       journalEpoch: epoch, journalSeq: 0, reservedNonce: store.peekNonce(), inodes: store.inodeCount(),
-    };
-    await putAll(o.objectStore, container, pages.map((p, i) => [header.pages[i]!, p]));
+    }, plan.tree);
+    await putAll(o.objectStore, container, plan.pages);
     await o.objectStore.putObject(container, HEADER_OBJECT, Buffer.from(encodeHeader(header)), { contentType: "application/json" });
     log("info", `formatted ${container} (epoch ${epoch})`);
     for (const n of names) if (n !== HEADER_OBJECT) await deleteQuietly(o.objectStore, container, n);
@@ -200,9 +252,9 @@ export class PersistentVolume {
       pv.#journal = new JournalWriter({ store: o.objectStore, container, epoch, seq: 0, log });
       pv.#stats.epoch = epoch;
       await pv.checkpoint();
-      // Everything the new header does not name is garbage now (old pages, replayed journal,
+      // Everything the new tree does not use is garbage now (replaced pages, replayed journal,
       // leftovers of a crashed checkpoint).
-      const keep = new Set(pv.#header.pages);
+      const keep = new Set(pv.livePages());
       for (const n of names) {
         if (n === HEADER_OBJECT || keep.has(n) || parseName(n) === undefined) continue;
         if (await deleteQuietly(o.objectStore, container, n)) pv.#stats.objectsDeleted++;
@@ -223,6 +275,18 @@ export class PersistentVolume {
   }
   get stats(): PersistStats {
     return { ...this.#stats, gen: this.#gen };
+  }
+  /** Page objects the current checkpoint uses (tree pages, or a version-1 header's snapshot). */
+  livePages(): string[] {
+    return this.#tree.persisted ? this.#tree.pageNames() : [...this.#header.v1Pages];
+  }
+  /** The persisted tree (shape only; tests and fsck). */
+  get tree(): CowTree {
+    return this.#tree;
+  }
+  /** Tree invariants found violated at load (fsck reports them; the next checkpoint rewrites the tree). */
+  get loadProblems(): readonly string[] {
+    return this.#loadProblems;
   }
   /** Journal position (lines appended); pass it to sync(). */
   get position(): number {
@@ -271,7 +335,9 @@ export class PersistentVolume {
   }
 
   #onCommit(r: CommitRecord): void {
-    if (this.#loading || this.#journal === undefined) return;
+    if (this.#phase === "tree") return;
+    for (const m of r.mutations) this.#dirty.note(m);
+    if (this.#phase !== "live" || this.#journal === undefined) return;
     this.#journal.append(encodeCommit(r));
     const block = this.#o.nonceBlock ?? 1000n;
     if (this.store.peekNonce() + block / 2n > this.#reserved) {
@@ -288,11 +354,45 @@ export class PersistentVolume {
     const h = this.#header;
     const os = this.#os;
     const out = { unreferenced: [] as bigint[], nextNonce: 0n };
-    for (const [i, p] of h.pages.entries()) {
-      const body = (await os.getObject(this.container, p)).body;
-      loadPage(this.store, body, `${this.container}/${p} (page ${i + 1}/${h.pages.length})`, out);
+    const problem = (p: string): void => {
+      this.#loadProblems.push(p);
+      this.#log("warn", `${this.container}: ${p}`);
+    };
+    if (h.version === 1) {
+      // A full paged snapshot of an older build: the next checkpoint writes it as a tree.
+      for (const [i, p] of h.v1Pages.entries()) {
+        const body = (await retried(() => os.getObject(this.container, p))).body;
+        loadPage(this.store, body, `${this.container}/${p} (page ${i + 1}/${h.v1Pages.length})`, out);
+        this.#o.loadProgress?.(i + 1, h.v1Pages.length, this.store.inodeCount());
+      }
+      this.#rebuild = true;
+    } else {
+      this.#tree = await loadTree({
+        root: h.root, height: h.height, parallel: this.#o.loadParallel,
+        get: async (name) => {
+          try {
+            return (await retried(() => os.getObject(this.container, name))).body;
+          } catch (err) {
+            if (ObjectStoreError.is(err, "NotFound")) throw new PersistError("ERR_PERSIST", `${this.container}: checkpoint page ${name} is missing (the tree of header epoch ${h.epoch} gen ${h.gen} needs it)`);
+            throw err;
+          }
+        },
+        onLeaf: (records, where) => {
+          const tx = this.store.begin("loadCheckpoint");
+          applyRecords(tx, records, `${this.container}/${where}`, out.unreferenced, problem);
+          tx.commit();
+        },
+        problem,
+        progress: (n) => this.#o.loadProgress?.(n, h.pageCount, this.store.inodeCount()),
+      });
+      const pages = this.#tree.pageNames().length;
+      const records = this.#tree.recordCount();
+      if (pages !== h.pageCount || records !== h.records) problem(`the header counts ${h.pageCount} pages and ${h.records} records, the tree has ${pages} and ${records}`);
+      this.#persistedUnref = new Set(out.unreferenced);
+      if (this.#loadProblems.length > 0) this.#rebuild = true;
     }
     this.store.markUnreferenced(out.unreferenced);
+    this.#phase = "replay";
     let reserved = h.reservedNonce > out.nextNonce ? h.reservedNonce : out.nextNonce;
     const seqs = names.map(parseName).flatMap((p) => (p?.kind === "journal" && p.epoch === h.journalEpoch && p.seq >= h.journalSeq ? [p.seq] : [])).sort((a, b) => a - b);
     let expect = h.journalSeq;
@@ -303,7 +403,7 @@ export class PersistentVolume {
         break;
       }
       const name = journalName(h.journalEpoch, seq);
-      const text = (await os.getObject(this.container, name)).body.toString("utf8");
+      const text = (await retried(() => os.getObject(this.container, name))).body.toString("utf8");
       let n = 0;
       for (const line of text.split("\n")) {
         n++;
@@ -321,8 +421,8 @@ export class PersistentVolume {
     this.store.advanceNonce(reserved);
     this.#reserved = reserved;
     (this as { volume: Volume }).volume = new Volume({ ...this.#o.volume, accountName: this.#o.accountName, store: this.store });
-    this.#loading = false;
-    this.#log("info", `${this.container}: recovered epoch ${h.epoch} gen ${h.gen} (${h.pages.length} pages, ${this.#stats.journalBatchesReplayed} journal batches, ${this.store.inodeCount()} inodes, next nonce ${this.store.peekNonce()})`);
+    this.#phase = "live";
+    this.#log("info", `${this.container}: recovered epoch ${h.epoch} gen ${h.gen} (${h.version === 1 ? h.v1Pages.length : h.pageCount} pages, ${this.#stats.journalBatchesReplayed} journal batches, ${this.store.inodeCount()} inodes, next nonce ${this.store.peekNonce()})`);
   }
 
   #replay(r: CommitRecord): void {
@@ -358,28 +458,60 @@ export class PersistentVolume {
     const os = this.#os;
     const epoch = j.epoch;
     const gen = this.#gen++;
-    // Between transactions: the snapshot, the journal cut and the reservation agree.
+    const pageBytes = this.#o.pageBytes ?? DEFAULT_PAGE_BYTES;
+    // Between transactions: the tree plan (which reads every value it writes now), the journal
+    // cut and the reservation agree. Keys changed from here on are noted for the next one.
     const seq = j.cut();
     const position = j.position;
-    const pages = snapshotPages(this.store, this.#o.pageBytes ?? 1 << 20);
-    const unreferenced = this.store.unreferencedSegments();
-    const header: CheckpointHeader = {
-      accountName: this.#o.accountName, epoch, gen, createdAt: new Date().toISOString(), pages: pages.map((_, i) => pageName(epoch, gen, i)),
+    const reader = new StateReader(this.store);
+    const dirty = this.#dirty;
+    this.#dirty = new DirtyKeys();
+    const restore = (): void => this.#dirty.addAll(dirty);
+    let plan: TreePlan;
+    try {
+      if (this.#rebuild || !this.#tree.persisted) {
+        plan = CowTree.build(reader.allLines(), this.#tree, pageAllocator(epoch, gen), pageBytes);
+      } else {
+        const keys = new Set<string>();
+        dirty.keys(keys);
+        for (const ino of dirty.wiped) for (const k of this.#tree.keysIn(...extentRange(ino))) keys.add(k);
+        for (const s of reader.unreferenced) if (!this.#persistedUnref.has(s)) keys.add(unrefKey(s));
+        for (const s of this.#persistedUnref) if (!reader.unreferenced.has(s)) keys.add(unrefKey(s));
+        plan = this.#tree.plan([...keys].sort(), reader, pageAllocator(epoch, gen), pageBytes);
+      }
+    } catch (err) {
+      restore();
+      throw err;
+    }
+    const unreferenced = [...reader.unreferenced];
+    const header = headerFor({
+      accountName: this.#o.accountName, epoch, gen, createdAt: new Date().toISOString(),
       journalEpoch: epoch, journalSeq: seq, reservedNonce: this.#reserved, inodes: this.store.inodeCount(),
-    };
-    await putAll(os, this.container, pages.map((p, i) => [header.pages[i]!, p]));
-    await j.sync(position);
-    await os.putObject(this.container, HEADER_OBJECT, Buffer.from(encodeHeader(header)), { contentType: "application/json" });
+    }, plan.tree);
+    try {
+      await putAll(os, this.container, plan.pages);
+      await j.sync(position);
+      await os.putObject(this.container, HEADER_OBJECT, Buffer.from(encodeHeader(header)), { contentType: "application/json" });
+    } catch (err) {
+      // The old tree stays current: its changes are still pending. Pages PUT by this attempt
+      // are garbage (collected at the next start).
+      restore();
+      throw err;
+    }
     const old = this.#header;
     this.#header = header;
+    this.#tree = plan.tree;
+    this.#persistedUnref = new Set(unreferenced);
+    this.#rebuild = false;
     this.#bytesAtCheckpoint = j.bytesWritten;
     this.#positionAtCheckpoint = position;
     this.#stats.checkpoints++;
-    this.#log("debug", `${this.container}: checkpoint epoch ${epoch} gen ${gen} committed (${pages.length} pages, journal from ${seq})`);
+    this.#stats.pagesWritten += plan.pages.length;
+    this.#stats.lastCheckpointPages = plan.pages.length;
+    this.#log("debug", `${this.container}: checkpoint epoch ${epoch} gen ${gen} committed (${plan.pages.length} pages written, ${plan.dropped.length} replaced, journal from ${seq})`);
 
     // The new header is durable: what only the old one needed can go.
-    const keep = new Set(header.pages);
-    for (const p of old.pages) if (!keep.has(p) && (await deleteQuietly(os, this.container, p))) this.#stats.objectsDeleted++;
+    for (const p of [...plan.dropped, ...old.v1Pages]) if (await deleteQuietly(os, this.container, p)) this.#stats.objectsDeleted++;
     for (const s of j.takeWrittenBelow(seq)) if (await deleteQuietly(os, this.container, journalName(epoch, s))) this.#stats.objectsDeleted++;
     await this.#collectSegments(unreferenced);
   }

@@ -1,6 +1,8 @@
-// Paged snapshots of a MemoryVolumeStore (checkpoint pages, LAYOUT.md §4). A snapshot is a
-// sequence of JSON lines cut into pages of about `pageBytes`; lines never span pages, so pages
-// load independently and in order. Line kinds:
+// Version-1 checkpoints: full paged snapshots of a MemoryVolumeStore (LAYOUT.md §2, "Version 1").
+// This build writes copy-on-write B+tree pages instead (cow-tree.ts); loadPage still reads
+// version-1 volumes at recovery (the next checkpoint rewrites them as a tree), and snapshotPages
+// stays to create such volumes in tests. A snapshot is a sequence of JSON lines cut into pages of
+// about `pageBytes`; lines never span pages, so pages load independently and in order. Line kinds:
 //   {"t":"inode", ...inode}                   one inode record
 //   {"t":"dir","dir":D}                        the (empty) entry table of directory D
 //   {"t":"ents","dir":D,"e":[[name,ino,type],...]}   entries of D (a large directory spans lines)
