@@ -5,7 +5,8 @@
 // The PFSAgent FUSE daemon (pfsagent.md §1, 1.17.1 mount path): load the [Agent] config → start
 // the auth plug-in → PROXYFS-mount the account's volume → retryrpc to proxyfsd → mount FUSE at
 // FUSEMountPointPath → serve the HTTP server (GET /version answering = ready) → run until
-// SIGTERM/SIGINT/SIGHUP. Shutdown: stop the HTTP server, unmount FUSE (no new work), flush every
+// SIGTERM/SIGINT/SIGHUP, mounting again (same FUSE mount) whenever proxyfsd restarts.
+// Shutdown: stop the HTTP server, unmount FUSE (no new work), flush every
 // dirty file (PUT + RpcWrote), PROXYFS Server.RpcUnmount, stop the plug-in, exit 0.
 // Any start-up failure is logged and exits 1 after undoing what was done.
 import { readFileSync } from "node:fs";
@@ -14,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { AuthPlugin } from "../agent/auth/index.js";
 import { agentConfigToJson, checkConfig, loadAgentConfigFromArgs, type AgentConfig } from "../agent/config/index.js";
 import { AgentFs } from "../agent/fs/index.js";
-import { AgentFuseAdapter, agentCapabilities } from "../agent/fuse-adapter/index.js";
+import { AgentFuseAdapter, agentCapabilities, kernelInvalidator } from "../agent/fuse-adapter/index.js";
 import { AgentHttpServer } from "../agent/http/index.js";
 import { AgentLogger } from "../agent/log/index.js";
 import { connectProxyFs, type ProxyFsSession } from "../agent/mount/index.js";
@@ -36,6 +37,8 @@ function version(): string {
 }
 
 const nsToMs = (ns: bigint): number => Number(ns / 1_000_000n);
+/** RpcPing after this long without an RPC (see connectProxyFs probeIntervalMs). */
+const REMOUNT_PROBE_INTERVAL_MS = 10_000;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === "--check-config") {
@@ -120,6 +123,8 @@ async function main(argv: string[]): Promise<number> {
       const s = fs.stats;
       if (s.dirtyFiles > 0) log.info(`flushing ${s.dirtyFiles} dirty file(s), ${s.inFlightLogSegments} LogSegment(s)`);
       await fs.flushAll();
+      // The server drops them at Unmount too; giving them back first lets waiters go at once.
+      await fs.releaseAllLeases().catch((err: Error) => log.warn(`releasing leases: ${err.message}`));
     }
     if (session) await session.disconnect().catch((err: Error) => { log.error(`Server.RpcUnmount failed: ${err.message}`); exitCode = 1; });
     await plugin.stop();
@@ -129,7 +134,16 @@ async function main(argv: string[]): Promise<number> {
     const abort = (): void => { throw new Error(`start-up aborted by ${signalled}`); };
     await plugin.start();
     if (signalled) abort();
-    session = await connectProxyFs(cfg, plugin, { log, userAgent: `PFSAgent ${ver}` });
+    // Lease interrupts can arrive as soon as we hold a lease; fs exists by then.
+    session = await connectProxyFs(cfg, plugin, {
+      log, userAgent: `PFSAgent ${ver}`,
+      // Notices a proxyfsd restart while idle, so open orphans soon carry a live MountID again.
+      probeIntervalMs: REMOUNT_PROBE_INTERVAL_MS,
+      onInterrupt: (i) => {
+        if (fs) void fs.leaseInterrupt(i.RPCInterruptType, i.InodeNumber);
+        else log.warn(`lease interrupt ${i.RPCInterruptType} for inode ${i.InodeNumber} before the file system is up: ignored`);
+      },
+    });
     if (signalled) abort();
     const counters = new Map<string, number>();
     fs = new AgentFs({
@@ -147,7 +161,19 @@ async function main(argv: string[]): Promise<number> {
       maxFlushTimeMs: Math.max(1, nsToMs(cfg.MaxFlushTime)),
       xattrEnabled: cfg.XAttrEnabled,
       capabilities: session.capabilities,
+      leases: {
+        sharedLimit: cfg.SharedLeaseLimit,
+        exclusiveLimit: cfg.ExclusiveLeaseLimit,
+        retryLimit: cfg.LeaseRetryLimit,
+        retryDelayMs: Number(cfg.LeaseRetryDelay) / 1e6,
+        retryVariancePercent: cfg.LeaseRetryDelayVariance,
+        retryExpBackoff: cfg.LeaseRetryExpBackoff,
+      },
+      extentMapEntryLimit: cfg.ExtentMapEntryLimit,
     });
+    // proxyfsd restarted and forgot our MountID: the session re-mounted; AgentFs follows.
+    const remountedFs = fs;
+    session.onRemount((e) => remountedFs.remounted(e.mountId));
     const adapter = new AgentFuseAdapter(fs, {
       entryTtlMs: nsToMs(cfg.EntryDuration),
       attrTtlMs: nsToMs(cfg.AttrDuration),
@@ -172,14 +198,16 @@ async function main(argv: string[]): Promise<number> {
       staleMount: { retryDelayMs: Math.max(1, nsToMs(cfg.FUSEUnMountRetryDelay)), retryCap: cfg.FUSEUnMountRetryCap },
       logger: { info: (m) => log.info(`fuse: ${m}`), warn: (m) => log.warn(`fuse: ${m}`), error: (m) => log.error(`fuse: ${m}`) },
     });
+    fs.setKernelInvalidator(kernelInvalidator(mount.session));
     await mount.ready;
     if (signalled) abort();
     const agentFs = fs;
-    const mountId = session.mountId;
+    const liveSession = session;
     http = new AgentHttpServer({
       version: ver,
-      mountId: () => mountId,
+      mountId: () => liveSession.mountId,
       config: (compact) => agentConfigToJson(cfg, compact ? {} : { indent: 4 }),
+      leases: () => agentFs.leaseReport(),
       metrics: () => {
         const s = agentFs.stats;
         const mem = process.memoryUsage();
@@ -193,6 +221,15 @@ async function main(argv: string[]): Promise<number> {
           LogSegmentPUTFailures: s.logSegmentPutFailures,
           RpcWroteFailures: s.wroteFailures,
           ExtentMapFetches: s.extentMapFetches,
+          ExtentMapEntries: s.extentMapEntries,
+          ExtentMapEvictions: s.extentMapEvictions,
+          AttrCacheHits: s.attrCacheHits,
+          RpcGetStatCalls: s.getStatRpcs,
+          ...s.leases,
+          Remounts: liveSession.rpc.stats.remounts,
+          RemountFailures: liveSession.rpc.stats.remountFailures,
+          RemountResentCalls: liveSession.rpc.stats.resent,
+          RemountResolvedDoubleExecutions: liveSession.rpc.stats.resolvedDoubleExecutions,
           DirtyFiles: s.dirtyFiles,
           InFlightLogSegments: s.inFlightLogSegments,
           OpenHandles: s.openHandles,

@@ -3,7 +3,7 @@
 // call whose capability was not agreed for that MountID exactly as 1.17.1 answers an unknown
 // method ("errno: 2"), so nothing changes for a peer that did not negotiate.
 
-import { defineStruct } from "./schema.js";
+import { arrayOf, defineStruct } from "./schema.js";
 import { Capability } from "./mount.js";
 
 /** RpcRename2: renameat2(2) with flags (RENAME_NOREPLACE 1, RENAME_EXCHANGE 2; WHITEOUT is EINVAL). */
@@ -36,6 +36,33 @@ export interface SeekReply {
   Offset: bigint;
 }
 
+/**
+ * RpcMknod: mknod(2) of a fifo, socket or device node in directory InodeNumber, run as
+ * UserID/GroupID (devices need root: EPERM). FileMode carries the type bits; Rdev is the device
+ * number (Linux new_encode_dev, as FUSE gives it), stored for devices only. Reply: InodeReply.
+ */
+export interface MknodRequest {
+  MountID: string;
+  InodeNumber: bigint;
+  Basename: string;
+  UserID: number;
+  GroupID: number;
+  FileMode: number;
+  Rdev: number;
+}
+
+/**
+ * RpcMountsAlive: for each MountID of the request's list, whether the server has it mounted now.
+ * Answers only about IDs the caller names, so no MountID (the retryrpc identity) ever leaks.
+ */
+export interface MountsAliveRequest {
+  MountID: string;
+  MountIDs: string[];
+}
+export interface MountsAliveReply {
+  Alive: boolean[];
+}
+
 export const SEEK_DATA = 3;
 export const SEEK_HOLE = 4;
 
@@ -47,10 +74,17 @@ export const FallocateRequestCodec = defineStruct<FallocateRequest>()("Fallocate
 });
 export const SeekRequestCodec = defineStruct<SeekRequest>()("SeekRequest", { MountID: "string", InodeNumber: "i64", Offset: "u64", Whence: "u32" });
 export const SeekReplyCodec = defineStruct<SeekReply>()("SeekReply", { Offset: "u64" });
+export const MountsAliveRequestCodec = defineStruct<MountsAliveRequest>()("MountsAliveRequest", { MountID: "string", MountIDs: arrayOf("string") });
+export const MountsAliveReplyCodec = defineStruct<MountsAliveReply>()("MountsAliveReply", { Alive: arrayOf("bool") });
+export const MknodRequestCodec = defineStruct<MknodRequest>()("MknodRequest", {
+  MountID: "string", InodeNumber: "i64", Basename: "string", UserID: "i32", GroupID: "i32", FileMode: "u32", Rdev: "u32",
+});
 
 /** Which capability each extension method needs. */
 export const extensionMethodCapability = {
   RpcRename2: Capability.Rename2,
   RpcFallocate: Capability.Fallocate,
   RpcSeek: Capability.SeekDataHole,
+  RpcMknod: Capability.Mknod,
+  RpcMountsAlive: Capability.MountsAlive,
 } as const;

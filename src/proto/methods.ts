@@ -5,7 +5,9 @@
 import * as S from "./structs.js";
 import { MountByAccountNameReplyCodec, MountByAccountNameRequestCodec, UnmountRequestCodec } from "./mount.js";
 import type { StructCodec } from "./schema.js";
-import { FallocateRequestCodec, Rename2RequestCodec, SeekReplyCodec, SeekRequestCodec } from "./extensions.js";
+import {
+  FallocateRequestCodec, MknodRequestCodec, MountsAliveReplyCodec, MountsAliveRequestCodec, Rename2RequestCodec, SeekReplyCodec, SeekRequestCodec,
+} from "./extensions.js";
 
 interface MethodSpec<Req, Rep> {
   request: StructCodec<Req>;
@@ -50,6 +52,8 @@ export const extensionRpcMethods = {
   RpcRename2: m(Rename2RequestCodec, S.ReplyCodec),
   RpcFallocate: m(FallocateRequestCodec, S.ReplyCodec),
   RpcSeek: m(SeekRequestCodec, SeekReplyCodec),
+  RpcMknod: m(MknodRequestCodec, S.InodeReplyCodec),
+  RpcMountsAlive: m(MountsAliveRequestCodec, MountsAliveReplyCodec),
 } as const;
 
 /** Every retryrpc method our agent and server know: 1.17.1's plus the extensions. */

@@ -51,6 +51,12 @@ export const Capability = {
   Fallocate: "pfs-fallocate-v1",
   /** RpcSeek: SEEK_DATA / SEEK_HOLE. */
   SeekDataHole: "pfs-seek-data-hole-v1",
+  /** RpcMknod: fifos, sockets and device nodes (the server stores mode and rdev). */
+  Mknod: "pfs-mknod-v1",
+  /** RpcMountsAlive: which of some MountIDs are mounted (the agent's sweep of stale orphans). */
+  MountsAlive: "pfs-mounts-alive-v1",
+  /** Every StatStruct the server sends this mount also carries AllocatedBytes and Rdev. */
+  StatExtended: "pfs-stat-extended-v1",
 } as const;
 
 /** Server side: the capabilities a mount gets = offered by the agent ∩ supported here, in the agent's order. */

@@ -1,13 +1,15 @@
 // Codecs of the structs in types.ts: field order = Go declaration order = wire order.
 // defineStruct<T>() fails to compile if a field list and its type drift apart.
 
-import { arrayOf, defineStruct, type FieldKinds } from "./schema.js";
+import { arrayOf, defineStruct, optional, type FieldKinds } from "./schema.js";
 import type * as T from "./types.js";
 
 const inodeHandle = { MountID: "string", InodeNumber: "i64" } as const satisfies FieldKinds;
 const statStruct = {
   CTimeNs: "u64", CRTimeNs: "u64", MTimeNs: "u64", ATimeNs: "u64", Size: "u64", NumLinks: "u64",
   StatInodeNumber: "i64", FileMode: "u32", UserID: "u32", GroupID: "u32",
+  // Extension fields (capability StatExtended), left out when unset: 1.17.1 bytes otherwise.
+  AllocatedBytes: optional("u64"), Rdev: optional("u32"),
 } as const satisfies FieldKinds;
 
 export const InodeHandleCodec = defineStruct<T.InodeHandle>()("InodeHandle", inodeHandle);

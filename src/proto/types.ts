@@ -22,6 +22,13 @@ export interface StatStruct {
   FileMode: number;
   UserID: number;
   GroupID: number;
+  /**
+   * Extension (capability pfs-stat-extended-v1; absent otherwise): bytes allocated to the inode,
+   * for st_blocks. Regular files: bytes their extents cover (holes excluded); others: Size.
+   */
+  AllocatedBytes?: bigint;
+  /** Extension (pfs-stat-extended-v1): st_rdev of a device node (Linux new_encode_dev), else 0. */
+  Rdev?: number;
 }
 
 /** The generic reply (only RpcFlush fills it in; everything else answers zeros). */

@@ -8,7 +8,8 @@
 // - two neighbours are merged when they touch and continue the same segment
 //   (or are both zero extents), so sequential writes keep the map small;
 // - #segmentBytes[s] is the sum of lengths of the extents of segment s (s != 0), and
-//   holds no zero entries.
+//   holds no zero entries;
+// - #allocated is the sum of lengths of all extents, data and zero (st_blocks, statfs usage).
 // Every mutation returns an ExtentDelta (extents removed, then extents added) so a journal can
 // record it and a transaction can undo it with `revert`.
 
@@ -48,6 +49,7 @@ const EMPTY: ExtentDelta = { removed: [], added: [] };
 export class ExtentMap {
   readonly #tree = new SortedMap<bigint, Extent>(compareBigint);
   readonly #segmentBytes = new Map<bigint, bigint>();
+  #allocated = 0n;
 
   /** Number of extents (data and zero). */
   get count(): number {
@@ -57,6 +59,14 @@ export class ExtentMap {
   /** Bytes referenced per log segment (zero extents excluded). */
   get segmentBytes(): ReadonlyMap<bigint, bigint> {
     return this.#segmentBytes;
+  }
+
+  /**
+   * Bytes covered by extents, data and zero (fallocated) alike: the file's allocated space.
+   * Holes count nothing, so a sparse file allocates only what was written. O(1).
+   */
+  get allocatedBytes(): bigint {
+    return this.#allocated;
   }
 
   *extents(): IterableIterator<Extent> {
@@ -283,11 +293,13 @@ export class ExtentMap {
 
   #put(e: Extent): void {
     this.#tree.set(e.fileOffset, e);
+    this.#allocated += e.length;
     if (e.segment !== 0n) this.#segmentBytes.set(e.segment, (this.#segmentBytes.get(e.segment) ?? 0n) + e.length);
   }
 
   #del(e: Extent): void {
     this.#tree.delete(e.fileOffset);
+    this.#allocated -= e.length;
     if (e.segment !== 0n) {
       const left = (this.#segmentBytes.get(e.segment) ?? 0n) - e.length;
       if (left === 0n) this.#segmentBytes.delete(e.segment);

@@ -40,6 +40,8 @@ export class MemoryVolumeStore implements VolumeStore {
   readonly #segments = new Map<bigint, string>();
   readonly #segmentRefs = new Map<bigint, bigint>();
   readonly #unreferenced = new Set<bigint>();
+  /** Sum of allocatedBytes of every extent map, kept by applyRefs (every extent change passes there). */
+  #allocatedTotal = 0n;
   readonly #onCommit: ((record: CommitRecord) => void) | undefined;
   #nextNonce = FIRST_NONCE;
   #open: Txn | null = null;
@@ -98,6 +100,10 @@ export class MemoryVolumeStore implements VolumeStore {
 
   unreferencedSegments(): bigint[] {
     return [...this.#unreferenced];
+  }
+
+  allocatedBytes(): bigint {
+    return this.#allocatedTotal;
   }
 
   peekNonce(): bigint {
@@ -164,8 +170,14 @@ export class MemoryVolumeStore implements VolumeStore {
 
   /** @internal Adds (sign 1) or removes (sign -1) the segment references of a delta. */
   applyRefs(delta: ExtentDelta, sign: 1 | -1): void {
-    for (const e of delta.added) this.#addRef(e.segment, sign > 0 ? e.length : -e.length);
-    for (const e of delta.removed) this.#addRef(e.segment, sign > 0 ? -e.length : e.length);
+    for (const e of delta.added) {
+      this.#addRef(e.segment, sign > 0 ? e.length : -e.length);
+      this.#allocatedTotal += sign > 0 ? e.length : -e.length;
+    }
+    for (const e of delta.removed) {
+      this.#addRef(e.segment, sign > 0 ? -e.length : e.length);
+      this.#allocatedTotal += sign > 0 ? -e.length : e.length;
+    }
   }
 
   /** @internal */ closed(txn: Txn, record: CommitRecord | null): void {
@@ -228,6 +240,9 @@ class Txn implements VolumeTxn {
   }
   unreferencedSegments(): bigint[] {
     return this.#s.unreferencedSegments();
+  }
+  allocatedBytes(): bigint {
+    return this.#s.allocatedBytes();
   }
   peekNonce(): bigint {
     return this.#s.peekNonce();

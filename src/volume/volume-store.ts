@@ -37,6 +37,12 @@ export interface VolumeStoreReader {
   segmentRefBytes(segment: bigint): bigint;
   /** Segments whose reference count fell to zero and are not yet deleted. */
   unreferencedSegments(): bigint[];
+  /**
+   * Bytes covered by the extents of all files, data and zero (fallocated) extents alike: the
+   * volume's used space (statfs). A running total, O(1); loading state through transactions
+   * (checkpoint load, journal replay) rebuilds it.
+   */
+  allocatedBytes(): bigint;
 
   /** The next nonce that allocateNonce would return (for statistics and tests). */
   peekNonce(): bigint;

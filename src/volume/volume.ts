@@ -47,7 +47,10 @@ export interface VolumeOptions {
   rootMode?: number;
   rootUid?: number;
   rootGid?: number;
-  /** Constant statfs figures (ProxyFS reports configured values, free = total). */
+  /**
+   * statfs figures. Totals (and the block size) are reported as configured; free and available
+   * blocks and inodes are the configured values minus what the volume uses (statfs()).
+   */
   statfs?: Partial<StatFs>;
 }
 
@@ -220,6 +223,16 @@ export class Volume {
 
   getattr(ino: bigint): Attr {
     return attrOf(this.#inode(this.#store, ino));
+  }
+
+  /**
+   * Bytes allocated to the inode (st_blocks * 512): for a regular file the bytes its extents
+   * cover (written data and fallocated zero extents, holes excluded; O(1)); for any other type
+   * its size (a symlink's target, kept in the inode record; 0 for directories and special files).
+   */
+  allocatedBytes(ino: bigint): bigint {
+    const rec = this.#inode(this.#store, ino);
+    return isReg(rec.mode) ? this.#store.extentMap(ino).allocatedBytes : rec.size;
   }
 
   /** access(2): F_OK (0) or any of R_OK 4, W_OK 2, X_OK 1. EACCES when denied. */
@@ -829,8 +842,22 @@ export class Volume {
     this.#inode(this.#store, ino);
   }
 
+  /**
+   * statfs(2): totals as configured; free/avail blocks drop by the bytes all extents cover
+   * (rounded up to fragments), free/avail inodes by the inode count (never below 0). Both
+   * figures are O(1) running counts of the store, so calling this often costs nothing.
+   */
   statfs(): StatFs {
-    return { ...this.#statfs };
+    const s = this.#statfs;
+    const frag = s.fragmentSize > 0n ? s.fragmentSize : 1n;
+    const usedBlocks = (this.#store.allocatedBytes() + frag - 1n) / frag;
+    const usedInodes = BigInt(this.#store.inodeCount());
+    const less = (n: bigint, used: bigint): bigint => (n > used ? n - used : 0n);
+    return {
+      ...s,
+      freeBlocks: less(s.freeBlocks, usedBlocks), availBlocks: less(s.availBlocks, usedBlocks),
+      freeInodes: less(s.freeInodes, usedInodes), availInodes: less(s.availInodes, usedInodes),
+    };
   }
 
   // ------------------------------------------------------------------ internals

@@ -60,16 +60,10 @@ describe("pfsagentd mount: POSIX suite and data integrity", { skip: canMount ? f
     otherUsers: true,
     manyEntries: 3000,
     fsxOps: 1000,
-    // proxyfsd's statfs reports fixed totals, not usage.
-    statfsTracksUsage: false,
+    // proxyfsd's statfs counts used blocks and inodes; with the StatExtended capability
+    // st_blocks is the allocated space (sparse files use few blocks) and st_rdev is real.
+    statfsTracksUsage: true,
     skip: [
-      // StatStruct carries no allocated-block count: st_blocks is derived from the size, so
-      // sparse files look fully allocated (their data, holes and SEEK_DATA/SEEK_HOLE are right,
-      // see the fallocate test and the integrity test below).
-      "holes read as zeros, use no blocks, and are found by SEEK_DATA/SEEK_HOLE",
-      "a 1 TiB sparse file holding a few bytes",
-      // The FUSE op and the ProxyFS protocol have no way to create device nodes, fifos or sockets: ENOSYS.
-      "mknod: fifo, character and block devices, socket",
       // FUSE_TMPFILE is not implemented by the FUSE library nor ProxyFS: the kernel returns EOPNOTSUPP.
       "O_TMPFILE: an unnamed file, then linked into the directory",
     ],
@@ -139,6 +133,31 @@ describe("pfsagentd mount: POSIX suite and data integrity", { skip: canMount ? f
     } finally {
       rmSync(local, { recursive: true, force: true });
     }
+  });
+
+  test("st_blocks counts written data the server does not know yet, then the server's figure", { timeout: 60_000 }, async () => {
+    // A second agent that keeps its LogSegment open for a minute: until fsync the server has
+    // allocated nothing for these bytes, so st_blocks comes from the agent's own dirty data.
+    const setup2 = writeAgentConf(servers!.swiftPort, { MaxFlushTime: "60s" });
+    setups.push(setup2);
+    const agent2 = await startAgent(setup2.confPath);
+    try {
+      const p = join(setup2.mountpoint, "blocks-dirty");
+      const fd = openSync(p, "w+");
+      writeSync(fd, Buffer.alloc(256 << 10, 7), 0, 256 << 10, 4 << 20);
+      const dirty = fstatSync(fd);
+      assert.equal(dirty.size, (4 << 20) + (256 << 10));
+      assert.equal(dirty.blocks, 512, "256 KiB written, not flushed: 512 blocks, the 4 MiB hole none");
+      fsyncSync(fd);
+      assert.equal(fstatSync(fd).blocks, 512, "after fsync: the server's allocated bytes");
+      closeSync(fd);
+    } finally {
+      assert.equal(await agent2.stop(), 0, `second agent exits cleanly:\n${agent2.log()}`);
+    }
+    const fd1 = openSync(join(mnt, "blocks-dirty"), "r");
+    const st = fstatSync(fd1);
+    closeSync(fd1);
+    assert.deepEqual([st.size, st.blocks], [(4 << 20) + (256 << 10), 512], "seen through the first agent");
   });
 
   test("an unlinked open file stays usable; the agent's hidden directory never shows", async () => {

@@ -6,16 +6,17 @@
 //
 // Every file lives in a directory unique to this run, so the persistent volume in AUTH_test (it
 // survives runs: proxyfsd reloads it from Swift) never sees a name twice.
-import { test, before, after } from "node:test";
+import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
-import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ObjectStoreError, SwiftObjectStore, listAllObjects, tempAuth } from "../../src/objstore/index.js";
 import { canMount, cleanupSetup, isMounted, killAllChildren, startAgent, writeAgentConf, type AgentProcess, type AgentSetup } from "./testing/agent-harness.js";
+import { posixSuite } from "../../src/fuse/testing/posix-suite.js";
 import { assertTree, findSourceTree, haveWorkloadTools, makeGitRepo, run, unpackTree } from "./testing/workload.js";
 
 const enabled = process.env.PFS_TEST_SWIFT === "1" && canMount;
@@ -203,4 +204,45 @@ test("the data went to real Swift as log-segment objects in AUTH_test", { skip }
   } finally {
     await store.close();
   }
+});
+
+// The POSIX suite (as test/e2e/agent-posix.test.ts runs it on the embedded store) on a third
+// agent mount of the same persistent volume on real Swift through the pfs middleware, in a
+// directory unique to this run.
+describe("POSIX suite on a pfsagentd mount of a volume on real Swift", { skip }, () => {
+  let setupP: AgentSetup | undefined;
+  let p: AgentProcess | undefined;
+  let root = "";
+  before(async () => {
+    // allow_other lets the suite act as other users; small cache lines and LogSegments so the
+    // tests cross many of both.
+    setupP = writeAgentConf(PROXY_PORT, { FUSEAllowOther: "true", XAttrEnabled: "true", ReadCacheLineSize: "65536", MaxFlushSize: "1048576" });
+    chmodSync(setupP.root, 0o755);
+    p = await startAgent(setupP.confPath);
+    root = join(setupP.mountpoint, `posix-${process.pid}-${Date.now()}`);
+    mkdirSync(root, { mode: 0o755 });
+  });
+  after(async () => {
+    if (p) await p.stop();
+    if (setupP) cleanupSetup(setupP);
+  });
+  posixSuite(() => root, {
+    otherUsers: true,
+    manyEntries: 1000,
+    fsxOps: 300,
+    statfsTracksUsage: true,
+    skip: [
+      // st_blocks is derived from the size (StatStruct has no allocated-block count).
+      "holes read as zeros, use no blocks, and are found by SEEK_DATA/SEEK_HOLE",
+      "a 1 TiB sparse file holding a few bytes",
+      // Fifos and sockets work (Mknod extension); device numbers are not reported back
+      // (StatStruct has no rdev), so the device-node part of this test cannot pass.
+      "mknod: fifo, character and block devices, socket",
+      // FUSE_TMPFILE is implemented neither by the FUSE library nor by ProxyFS.
+      "O_TMPFILE: an unnamed file, then linked into the directory",
+      // Checks that df names the suite's directory as the mount point; here the suite runs in a
+      // subdirectory of the shared persistent volume (agent-posix.test.ts covers it).
+      "statvfs and df report consistent numbers; usage grows with data",
+    ],
+  });
 });

@@ -7,24 +7,30 @@
 //    (close-to-open consistency; #8 lost data on close);
 //  - a failed PUT or RpcWrote is never fatal: the data of that segment is dropped, and the next
 //    flush/fsync of the file fails with EIO, once (#9, #14);
-//  - attributes are fetched from the server on every getattr (no stale cachedStat, #6); the size
-//    of a file with unreported writes includes them;
+//  - attributes are fetched from the server on every getattr unless a lease covers them (no stale
+//    cachedStat, #6); the size of a file with unreported writes includes them;
 //  - a read never holds a lock across object GETs (#17); a file with size > 0 and no extents
 //    reads as zeros (#15); unknown file handles are EBADF (#23);
-//  - opening a file that has no dirty data drops its cached extent map, so a re-open sees what
-//    other clients wrote (close-to-open);
+//  - opening a file that has no dirty data and no lease drops its cached extent map, so a re-open
+//    sees what other clients wrote (close-to-open);
 //  - unlinking (or renaming over) the last name of a file this agent has open moves it into the
 //    hidden root directory ORPHAN_DIR instead (the server would destroy the inode at once); it
 //    reports nlink 0, stays readable and writable through its descriptors, and is unlinked for
 //    real on the last close. ORPHAN_DIR is invisible to lookup and readdir of the root.
-// Leases are not used (the 1.17.1 agent only sent a debugging Exclusive+Release pair); every
-// inode is re-validated with the server instead.
+// Leases (with the `leases` option; lease-table.ts): regular files are read under a Shared lease
+// and written under an Exclusive one. While one is held, getattr is answered from the cached stat,
+// the extent map survives close/open and the kernel keeps its pages (keep_cache). An interrupt
+// from the server flushes the file's dirty data and, on Release, drops all of that before the
+// lease goes to the other mount. Without a lease (option off, Denied after LeaseRetry*) an inode
+// is re-validated with the server every time, as above. ExtentMapEntryLimit caps the extent
+// entries cached over all files: least recently read maps are dropped beyond it.
 import { Errno, FsError } from "../../base/errno.js";
 import type { ObjectStore } from "../../objstore/index.js";
 import { Capability, SEEK_DATA, SEEK_HOLE, type ProxyFsRpcMethod, type ReplyOf, type RequestOf, type StatStruct, type StatVFS } from "../../proto/index.js";
 import { ExtentMap, type ObjectRef } from "./extent-map.js";
 import { FileInode, type PendingSegment } from "./file-inode.js";
 import { safeNumber, toFsError } from "./fs-errors.js";
+import { LeaseTable, type LeaseOptions, type LeaseState } from "./lease-table.js";
 import { LogSegment } from "./log-segment.js";
 import { ReadCache } from "./read-cache.js";
 import { Semaphore } from "./semaphore.js";
@@ -58,6 +64,10 @@ export interface AgentFsOptions {
   xattrEnabled?: boolean;
   /** Extensions agreed at mount time (mount reply Capabilities); empty for a 1.17.1 server. */
   capabilities?: ReadonlySet<string>;
+  /** Use leases (RpcLease) with these settings; absent = no leases (every inode revalidated). */
+  leases?: LeaseOptions;
+  /** ExtentMapEntryLimit: extent entries cached over all files (default 1048576). */
+  extentMapEntryLimit?: number;
 }
 
 export interface Caller {
@@ -65,7 +75,7 @@ export interface Caller {
   gid: number;
 }
 
-/** An inode and its attributes (StatStruct as the server sends it, Size adjusted for local writes). */
+/** An inode and its attributes (StatStruct as the server sends it, Size and AllocatedBytes adjusted for local writes). */
 export interface InodeStat {
   ino: bigint;
   stat: StatStruct;
@@ -100,6 +110,14 @@ export interface AgentFsStats {
   logSegmentReadHits: number;
   wroteFailures: number;
   extentMapFetches: number;
+  /** Extent entries cached now (all files) and maps dropped for ExtentMapEntryLimit. */
+  extentMapEntries: number;
+  extentMapEvictions: number;
+  /** GETATTRs answered from a leased inode's cached stat, and RpcGetStat calls made. */
+  attrCacheHits: number;
+  getStatRpcs: number;
+  /** LeaseRequests_*, LeaseInterrupts_*, Leases{Shared,Exclusive} (all 0 without leases). */
+  leases: Record<string, number>;
   dirtyFiles: number;
   inFlightLogSegments: number;
   openHandles: number;
@@ -124,6 +142,8 @@ interface Handle {
   ino: bigint;
   flags: number;
   dir: boolean;
+  /** OPEN under a lease that already covered the kernel's pages (FOPEN_KEEP_CACHE). */
+  keepCache?: boolean;
 }
 
 const silent: AgentFsLogger = { info() {}, warn() {}, error() {} };
@@ -131,9 +151,10 @@ const silent: AgentFsLogger = { info() {}, warn() {}, error() {} };
 export class AgentFs {
   readonly #rpc: AgentRpc;
   readonly #store: AgentObjectStore;
-  readonly #mountId: string;
+  /** Changes only at remounted() (proxyfsd restarted). */
+  #mountId: string;
   readonly #log: AgentFsLogger;
-  readonly #o: Required<Omit<AgentFsOptions, "rpc" | "store" | "mountId" | "log" | "capabilities">>;
+  readonly #o: Required<Omit<AgentFsOptions, "rpc" | "store" | "mountId" | "log" | "capabilities" | "leases">>;
   readonly #caps: ReadonlySet<string>;
   readonly #cache: ReadCache;
   readonly #tokens: Semaphore;
@@ -146,7 +167,20 @@ export class AgentFs {
   readonly #orphans = new Map<bigint, string>();
   #orphanDir: Promise<bigint> | undefined;
   #nextSegmentId = 1;
-  #stats = { logSegmentPuts: 0, logSegmentPutBytes: 0, logSegmentPutFailures: 0, logSegmentReadHits: 0, wroteFailures: 0, extentMapFetches: 0 };
+  #stats = {
+    logSegmentPuts: 0, logSegmentPutBytes: 0, logSegmentPutFailures: 0, logSegmentReadHits: 0, wroteFailures: 0, extentMapFetches: 0,
+    extentMapEvictions: 0, attrCacheHits: 0, getStatRpcs: 0,
+  };
+  /** Lease state of regular files; undefined = leases off. */
+  readonly #leases: LeaseTable | undefined;
+  /** Regular files the kernel knows (learned from stats, dropped at FORGET): they get leases. */
+  readonly #regular = new Set<bigint>();
+  /** Files with a cached extent map, least recently read first (ExtentMapEntryLimit). */
+  readonly #extentLru = new Map<bigint, FileInode>();
+  /** Reads populating an extent map now, per inode: such maps are not evicted. */
+  readonly #populating = new Map<bigint, number>();
+  /** Drops the kernel's cached attributes of an inode (set by the FUSE side). */
+  #invalidateKernel: (ino: bigint) => void = () => {};
 
   constructor(options: AgentFsOptions) {
     this.#rpc = options.rpc;
@@ -164,7 +198,21 @@ export class AgentFs {
       maxFlushSize: options.maxFlushSize ?? 10 * 1024 * 1024,
       maxFlushTimeMs: options.maxFlushTimeMs ?? 200,
       xattrEnabled: options.xattrEnabled ?? false,
+      extentMapEntryLimit: options.extentMapEntryLimit ?? 1048576,
     };
+    if (!(this.#o.extentMapEntryLimit >= 1)) throw new RangeError("ExtentMapEntryLimit must be at least 1");
+    this.#leases = options.leases === undefined ? undefined : new LeaseTable(
+      async (ino, type) => (await this.#rpc.call("RpcLease", { ...this.#h(ino), LeaseRequestType: type })).LeaseReplyType,
+      {
+        flush: async (ino) => {
+          const f = this.#files.get(ino);
+          if (f) await this.#flushFile(f, false);
+        },
+        dropCaches: (ino, kernel) => this.#dropCaches(ino, kernel),
+        warn: (m) => this.#log.warn(m),
+      },
+      options.leases,
+    );
     if (this.#o.fetchExtentsFromFileOffset < 1) throw new RangeError("FetchExtentsFromFileOffset must be at least 1");
     this.#tokens = new Semaphore(this.#o.dirtyLogSegmentLimit);
     this.#cache = new ReadCache({
@@ -172,10 +220,44 @@ export class AgentFs {
       lineCount: this.#o.readCacheLineCount,
       fetch: (container, object, start, length) => this.#fetchLine(container, object, start, length),
     });
+    // Orphans of dead mounts (SEMANTICS.md): swept in the background, once per mount.
+    this.orphanSweep = this.#caps.has(Capability.MountsAlive) ? this.#sweepOrphans() : Promise.resolve(0);
   }
+
+  /** Resolves with the number of stale orphans removed at mount (0 without the MountsAlive extension). */
+  readonly orphanSweep: Promise<number>;
 
   get mountId(): string {
     return this.#mountId;
+  }
+
+  /**
+   * pfsagentd re-mounted as `mountId` because proxyfsd forgot the old MountID (restart); inode
+   * numbers are persistent, so nothing else changes. Runs before failed calls are re-sent. The old
+   * mount's leases are gone on the server: dropped here without RPCs. Open orphans get names under
+   * the new MountID, or the next agent to mount would remove them (the old MountID is dead).
+   */
+  async remounted(mountId: string): Promise<void> {
+    this.#mountId = mountId;
+    // RPCInterruptType.Unmount (0): the table drops every lease locally and sends nothing.
+    if (this.#leases !== undefined) await this.#leases.interrupt(0, 0n);
+    await this.#rehomeOrphans();
+  }
+
+  /** Renames every open orphan whose hidden name embeds another MountID than the current one. */
+  async #rehomeOrphans(): Promise<void> {
+    for (const [ino, hidden] of [...this.#orphans]) {
+      const name = orphanName(this.#mountId, ino);
+      if (hidden === name || this.#orphans.get(ino) !== hidden) continue;
+      try {
+        const dir = await this.#getOrphanDir();
+        await this.#rpc.call("RpcRename", { MountID: this.#mountId, SrcDirInodeNumber: dir, SrcBasename: hidden, DstDirInodeNumber: dir, DstBasename: name });
+        if (this.#orphans.get(ino) === hidden) this.#orphans.set(ino, name);
+        else await this.#rpc.call("RpcUnlink", { ...this.#h(dir), Basename: name }); // its last close came meanwhile
+      } catch (err) {
+        this.#log.warn(`renaming unlinked open file ${ORPHAN_DIR}/${hidden} to ${name}: ${(err as Error)?.message ?? String(err)}`);
+      }
+    }
   }
 
   get stats(): AgentFsStats {
@@ -185,6 +267,8 @@ export class AgentFs {
       readCacheHits: this.#cache.stats.hits,
       readCacheMisses: this.#cache.stats.misses,
       ...this.#stats,
+      extentMapEntries: this.#extentEntries(),
+      leases: { ...(this.#leases?.stats ?? {}) },
       dirtyFiles: this.#dirty.size,
       inFlightLogSegments: inFlight,
       openHandles: this.#handles.size,
@@ -206,20 +290,119 @@ export class AgentFs {
   }
 
   async #getStat(ino: bigint): Promise<StatStruct> {
+    this.#stats.getStatRpcs++;
     const st = await this.#call("RpcGetStat", this.#h(ino));
     return this.#noteStat(ino, st);
+  }
+
+  /**
+   * The inode's attributes under a Shared lease when it is a regular file (taken if needed):
+   * from the cache while the lease lasts, else fetched and cached. Others: RpcGetStat.
+   */
+  async #leasedStat(ino: bigint): Promise<StatStruct> {
+    const L = this.#leases;
+    if (L === undefined || !this.#regular.has(ino)) return this.#getStat(ino);
+    const hit = L.cachedStat(ino);
+    if (hit !== undefined) {
+      this.#stats.attrCacheHits++;
+      return this.#noteStat(ino, hit);
+    }
+    const t = await L.acquire(ino, "shared");
+    const mark = L.statMark(ino);
+    this.#stats.getStatRpcs++;
+    const st = await this.#call("RpcGetStat", this.#h(ino));
+    if (t !== undefined) L.cacheStat(t, mark, st);
+    return this.#noteStat(ino, st);
+  }
+
+  /** The lease of `ino` is ending (kernel: drop the kernel's attributes too) or just began. */
+  #dropCaches(ino: bigint, kernel: boolean): void {
+    const f = this.#files.get(ino);
+    if (f) {
+      f.extentMap = undefined;
+      if (!f.dirty) f.serverSize = undefined;
+      this.#extentLru.delete(ino);
+      this.#maybeForgetFile(f);
+    }
+    if (!kernel) return;
+    try {
+      this.#invalidateKernel(ino);
+    } catch (err) {
+      this.#log.warn(`invalidating the kernel's attributes of inode ${ino}: ${(err as Error).message}`);
+    }
+  }
+
+  /** How the FUSE side drops the kernel's cached attributes of an inode (lease lost). */
+  setKernelInvalidator(fn: (ino: bigint) => void): void {
+    this.#invalidateKernel = fn;
+  }
+
+  /** Upcall RPCInterrupt from the server (Unmount 0, Demote 1, Release 2). Never throws. */
+  async leaseInterrupt(type: number, ino: bigint): Promise<void> {
+    if (this.#leases === undefined) {
+      this.#log.warn(`lease interrupt ${type} for inode ${ino} ignored (leases are off)`);
+      return;
+    }
+    await this.#leases.interrupt(type, ino);
+  }
+
+  /** Inode numbers per client lease state (the /leases page); all empty without leases. */
+  leaseReport(): Record<LeaseState, bigint[]> | undefined {
+    return this.#leases?.report();
+  }
+
+  /** Unmount: gives every lease back (Exclusive ones flushed first). */
+  async releaseAllLeases(): Promise<void> {
+    await this.#leases?.releaseAll();
+  }
+
+  /** Whether OPEN of handle fh may keep the kernel's page cache (FOPEN_KEEP_CACHE). */
+  keepCache(fh: bigint): boolean {
+    return this.#handles.get(fh)?.keepCache ?? false;
+  }
+
+  #extentEntries(): number {
+    let n = 0;
+    for (const f of this.#extentLru.values()) n += f.extentMap?.size ?? 0;
+    return n;
+  }
+
+  /** ExtentMapEntryLimit: drops least recently read extent maps (not those being populated). */
+  #enforceExtentLimit(): void {
+    let total = this.#extentEntries();
+    if (total <= this.#o.extentMapEntryLimit) return;
+    for (const [ino, f] of this.#extentLru) {
+      if (total <= this.#o.extentMapEntryLimit) break;
+      if (this.#populating.has(ino)) continue;
+      total -= f.extentMap?.size ?? 0;
+      f.extentMap = undefined;
+      this.#extentLru.delete(ino);
+      this.#stats.extentMapEvictions++;
+    }
+  }
+
+  /** Marks f's extent map as just used (LRU for ExtentMapEntryLimit). */
+  #touchExtents(f: FileInode): void {
+    this.#extentLru.delete(f.ino);
+    if (f.extentMap) this.#extentLru.set(f.ino, f);
   }
 
   /** Records what a fresh stat says about a file we track, and adjusts its size for local writes. */
   #noteStat(ino: bigint, st: StatStruct): StatStruct {
     // The ORPHAN_DIR entry is not a name the user sees.
     if (this.#orphans.has(ino) && st.NumLinks > 0n) st = { ...st, NumLinks: st.NumLinks - 1n };
+    if ((st.FileMode & S_IFMT) === S_IFREG) this.#regular.add(ino);
     const f = this.#files.get(ino);
     if (!f || (st.FileMode & S_IFMT) !== S_IFREG) return st;
     const size = safeNumber(st.Size, `size of inode ${ino}`);
     f.serverSize = size;
     const eff = f.effectiveSize(size);
-    return eff === size ? st : { ...st, Size: BigInt(eff) };
+    // StatExtended: our unreported writes are allocated space the server does not count yet.
+    const dirty = st.AllocatedBytes !== undefined ? f.dirtyBytes : 0;
+    if (eff === size && dirty === 0) return st;
+    const adjusted = { ...st, Size: BigInt(eff) };
+    if (dirty > 0) adjusted.AllocatedBytes = st.AllocatedBytes! + BigInt(dirty);
+    return adjusted;
   }
 
   #file(ino: bigint): FileInode {
@@ -231,9 +414,12 @@ export class AgentFs {
     return f;
   }
 
-  /** Drops a FileInode nobody needs any more (no handle, no dirty data). */
+  /** Drops a FileInode nobody needs any more (no handle, no dirty data, no lease keeping its extents). */
   #maybeForgetFile(f: FileInode): void {
-    if (f.openCount === 0 && !f.dirty && !f.pumping && this.#files.get(f.ino) === f) this.#files.delete(f.ino);
+    if (f.openCount === 0 && !f.dirty && !f.pumping && this.#files.get(f.ino) === f && this.#leases?.held(f.ino) === undefined) {
+      this.#files.delete(f.ino);
+      this.#extentLru.delete(f.ino);
+    }
   }
 
   #handle(fh: bigint, ino: bigint, dir: boolean): Handle {
@@ -252,10 +438,17 @@ export class AgentFs {
   }
 
   async getattr(ino: bigint): Promise<InodeStat> {
-    return { ino, stat: await this.#getStat(ino) };
+    return { ino, stat: await this.#leasedStat(ino) };
+  }
+
+  /** Before changing a regular file's attributes: an Exclusive lease (others drop theirs), then no cached stat. */
+  async #changing(ino: bigint): Promise<void> {
+    if (this.#leases !== undefined && this.#regular.has(ino)) await this.#leases.acquire(ino, "exclusive");
+    this.#leases?.forgetStat(ino);
   }
 
   async setattr(ino: bigint, ch: SetAttrChanges): Promise<InodeStat> {
+    await this.#changing(ino);
     const f = this.#files.get(ino);
     if (f) await this.#flushFile(f, false);
     if (ch.mode !== undefined) await this.#call("RpcChmod", { ...this.#h(ino), FileMode: ch.mode & 0o7777 });
@@ -279,6 +472,7 @@ export class AgentFs {
         StatInodeNumber: 0n, FileMode: 0, UserID: 0, GroupID: 0,
       });
     }
+    this.#leases?.forgetStat(ino);
     return this.getattr(ino);
   }
 
@@ -293,6 +487,23 @@ export class AgentFs {
 
   async mkdir(caller: Caller, parent: bigint, name: string, mode: number): Promise<InodeStat> {
     const r = await this.#call("RpcMkdir", { ...this.#h(parent), Basename: name, UserID: caller.uid, GroupID: caller.gid, FileMode: mode & 0o7777 });
+    return this.getattr(r.InodeNumber);
+  }
+
+  /**
+   * mknod(2). A regular file (type S_IFREG or 0) is an RpcCreate, as on any 1.17.1 server; fifos,
+   * sockets and device nodes need the Mknod extension (the server keeps mode and rdev). Without
+   * it they fail with EPERM, as on NFS servers that cannot store special files (never ENOSYS,
+   * which would make the kernel refuse every later MKNOD, regular files included).
+   */
+  async mknod(caller: Caller, parent: bigint, name: string, mode: number, rdev: number): Promise<InodeStat> {
+    const type = mode & S_IFMT;
+    if (type === 0 || type === S_IFREG) {
+      const r = await this.#call("RpcCreate", { ...this.#h(parent), Basename: name, UserID: caller.uid, GroupID: caller.gid, FileMode: mode & 0o7777 });
+      return this.getattr(r.InodeNumber);
+    }
+    if (!this.#caps.has(Capability.Mknod)) throw new FsError(Errno.EPERM, `mknod of type 0o${type.toString(8)} needs the ${Capability.Mknod} extension`);
+    const r = await this.#call("RpcMknod", { ...this.#h(parent), Basename: name, UserID: caller.uid, GroupID: caller.gid, FileMode: mode, Rdev: rdev >>> 0 });
     return this.getattr(r.InodeNumber);
   }
 
@@ -325,9 +536,13 @@ export class AgentFs {
   }
 
   async unlink(parent: bigint, name: string): Promise<void> {
-    if (await this.#orphanIfOpen(parent, name)) return;
-    await this.#flushVictim(parent, name);
-    await this.#call("RpcUnlink", { ...this.#h(parent), Basename: name });
+    try {
+      if (await this.#orphanIfOpen(parent, name)) return;
+      await this.#flushVictim(parent, name);
+      await this.#call("RpcUnlink", { ...this.#h(parent), Basename: name });
+    } finally {
+      this.#leases?.forgetAllStats(); // the victim's link count and ctime changed
+    }
   }
 
   /**
@@ -348,6 +563,7 @@ export class AgentFs {
     const hidden = orphanName(this.#mountId, r.InodeNumber);
     await this.#call("RpcRename", { MountID: this.#mountId, SrcDirInodeNumber: dir, SrcBasename: name, DstDirInodeNumber: orphans, DstBasename: hidden });
     this.#orphans.set(r.InodeNumber, hidden);
+    if (hidden !== orphanName(this.#mountId, r.InodeNumber)) await this.#rehomeOrphans(); // re-mounted meanwhile
     return true;
   }
 
@@ -370,6 +586,57 @@ export class AgentFs {
     return p.catch((err: unknown) => { throw toFsError(err, Errno.EIO, `making ${ORPHAN_DIR}`); });
   }
 
+  /**
+   * Removes what dead mounts left in ORPHAN_DIR (an agent killed with unlinked files open). An
+   * entry belongs to the mount its name embeds (orphanName); it is removed only when that MountID
+   * is not this mount and the server says it is not mounted (RpcMountsAlive): a dead mount can send
+   * no RPC, so nobody can be using the file, while a live agent's open files are left alone. Names
+   * that are not orphanName()s are never touched. Failures are logged, never fatal.
+   */
+  async #sweepOrphans(): Promise<number> {
+    try {
+      let dir: bigint;
+      try {
+        dir = (await this.#rpc.call("RpcLookup", { ...this.#h(ROOT_INO), Basename: ORPHAN_DIR })).InodeNumber;
+      } catch {
+        return 0; // no ORPHAN_DIR: nothing to sweep
+      }
+      const byMount = new Map<string, string[]>();
+      for (let prev = -1n; ;) {
+        const r = await this.#rpc.call("RpcReaddirByLoc", { ...this.#h(dir), MaxEntries: 1024n, PrevDirEntLocation: prev });
+        const ents = r.DirEnts ?? [];
+        if (ents.length === 0) break;
+        for (const e of ents) {
+          const id = orphanMountId(e.Basename);
+          if (id === undefined || id === this.#mountId) continue;
+          if (!byMount.has(id)) byMount.set(id, []);
+          byMount.get(id)!.push(e.Basename);
+        }
+        prev = ents[ents.length - 1]!.NextDirLocation - 1n;
+      }
+      if (byMount.size === 0) return 0;
+      const ids = [...byMount.keys()];
+      const alive = (await this.#rpc.call("RpcMountsAlive", { MountID: this.#mountId, MountIDs: ids })).Alive;
+      let removed = 0;
+      for (const [i, id] of ids.entries()) {
+        if (alive[i] !== false) continue;
+        for (const name of byMount.get(id)!) {
+          try {
+            await this.#rpc.call("RpcUnlink", { ...this.#h(dir), Basename: name });
+            removed++;
+          } catch (err) {
+            this.#log.warn(`removing stale orphan ${ORPHAN_DIR}/${name}: ${(err as Error)?.message ?? String(err)}`);
+          }
+        }
+      }
+      if (removed > 0) this.#log.info(`removed ${removed} unlinked file(s) left open by dead mounts from ${ORPHAN_DIR}`);
+      return removed;
+    } catch (err) {
+      this.#log.warn(`sweeping ${ORPHAN_DIR}: ${(err as Error)?.message ?? String(err)}`);
+      return 0;
+    }
+  }
+
   /** Last close of an orphaned file: its data is flushed, then its hidden name is removed. */
   async #reapOrphan(f: FileInode): Promise<void> {
     const hidden = this.#orphans.get(f.ino);
@@ -389,6 +656,14 @@ export class AgentFs {
 
   /** flags: renameat2's RENAME_NOREPLACE (1) / RENAME_EXCHANGE (2), only with the Rename2 extension. */
   async rename(srcParent: bigint, srcName: string, dstParent: bigint, dstName: string, flags = 0): Promise<void> {
+    try {
+      await this.#rename(srcParent, srcName, dstParent, dstName, flags);
+    } finally {
+      this.#leases?.forgetAllStats(); // a replaced file's link count changed, the moved one's ctime
+    }
+  }
+
+  async #rename(srcParent: bigint, srcName: string, dstParent: bigint, dstName: string, flags: number): Promise<void> {
     const names = { MountID: this.#mountId, SrcDirInodeNumber: srcParent, SrcBasename: srcName, DstDirInodeNumber: dstParent, DstBasename: dstName };
     if (flags !== 0) {
       // 1.17.1 ignored the flags (pfsagent.md §12 #19); without the extension we refuse instead.
@@ -410,6 +685,7 @@ export class AgentFs {
   async fallocate(ino: bigint, fh: bigint, mode: number, offset: bigint, length: bigint): Promise<void> {
     this.#handle(fh, ino, false);
     if (!this.#caps.has(Capability.Fallocate)) throw new FsError(Errno.EOPNOTSUPP, `fallocate needs the ${Capability.Fallocate} extension`);
+    await this.#changing(ino);
     const f = this.#file(ino);
     await this.#flushFile(f, false);
     if ((mode & ~FALLOC_FL_KEEP_SIZE) === FALLOC_FL_ZERO_RANGE) {
@@ -423,6 +699,7 @@ export class AgentFs {
     }
     // The server changed the extent map (holes) and maybe the size: learn both afresh.
     f.extentMap = undefined;
+    this.#leases?.forgetStat(ino);
     await this.#getStat(ino);
   }
 
@@ -438,9 +715,14 @@ export class AgentFs {
   }
 
   async link(ino: bigint, parent: bigint, name: string): Promise<InodeStat> {
+    await this.#changing(ino);
     const f = this.#files.get(ino);
     if (f) await this.#flushFile(f, false);
-    await this.#call("RpcLink", { ...this.#h(parent), Basename: name, TargetInodeNumber: ino });
+    try {
+      await this.#call("RpcLink", { ...this.#h(parent), Basename: name, TargetInodeNumber: ino });
+    } finally {
+      this.#leases?.forgetStat(ino);
+    }
     return this.getattr(ino);
   }
 
@@ -458,7 +740,12 @@ export class AgentFs {
 
   async setxattr(ino: bigint, name: string, value: Buffer, flags: number): Promise<void> {
     this.#xattrCheck();
-    await this.#call("RpcSetXAttr", { ...this.#h(ino), AttrName: name, AttrValue: value, AttrFlags: flags });
+    await this.#changing(ino);
+    try {
+      await this.#call("RpcSetXAttr", { ...this.#h(ino), AttrName: name, AttrValue: value, AttrFlags: flags });
+    } finally {
+      this.#leases?.forgetStat(ino); // ctime
+    }
   }
 
   async getxattr(ino: bigint, name: string): Promise<Buffer> {
@@ -473,7 +760,12 @@ export class AgentFs {
 
   async removexattr(ino: bigint, name: string): Promise<void> {
     this.#xattrCheck();
-    await this.#call("RpcRemoveXAttr", { ...this.#h(ino), AttrName: name }, Errno.ENODATA);
+    await this.#changing(ino);
+    try {
+      await this.#call("RpcRemoveXAttr", { ...this.#h(ino), AttrName: name }, Errno.ENODATA);
+    } finally {
+      this.#leases?.forgetStat(ino); // ctime
+    }
   }
 
   // ---- directories ----
@@ -529,25 +821,32 @@ export class AgentFs {
   async open(ino: bigint, flags: number): Promise<bigint> {
     const f = this.#file(ino);
     f.openCount++;
+    const trunc = (flags & O_TRUNC) !== 0 && (flags & O_ACCMODE) !== O_RDONLY;
+    let keepCache = false;
     try {
+      // A Shared lease (Exclusive to truncate) makes a writer elsewhere flush first.
+      const t = this.#leases !== undefined && this.#regular.has(ino) ? await this.#leases.acquire(ino, trunc ? "exclusive" : "shared") : undefined;
       if (flags & O_TRUNC) await this.#flushFile(f, false);
-      const st = await this.#getStat(ino);
+      const st = t !== undefined ? await this.#leasedStat(ino) : await this.#getStat(ino);
       if ((st.FileMode & S_IFMT) !== S_IFREG) throw new FsError(Errno.EINVAL, `inode ${ino} is not a regular file`);
-      if (flags & O_TRUNC && (flags & O_ACCMODE) !== O_RDONLY) {
+      if (trunc) {
         await this.#call("RpcResize", { ...this.#h(ino), NewSize: 0n });
+        this.#leases?.forgetStat(ino);
         f.serverSize = 0;
         f.extentMap = undefined;
-      } else if (!f.dirty) {
+      } else if (!f.dirty && t === undefined) {
         // Close-to-open: forget extents learned before, in case another client changed the file.
+        // (Under a lease they are still right: it would have been revoked first.)
         f.extentMap = undefined;
       }
+      keepCache = !trunc && this.#leases !== undefined && this.#leases.openKeepCache(t);
     } catch (err) {
       f.openCount--;
       this.#maybeForgetFile(f);
       throw err;
     }
     const fh = this.#nextFh++;
-    this.#handles.set(fh, { ino, flags, dir: false });
+    this.#handles.set(fh, { ino, flags, dir: false, keepCache });
     return fh;
   }
 
@@ -592,14 +891,21 @@ export class AgentFs {
     }
     if (data.length === 0) return 0;
     const f = this.#file(ino);
-    if (f.serverSize === undefined) await this.#getStat(ino);
-    let seg = f.openSegment();
-    if (!seg) {
-      if (!f.dirty) await this.#makeRoomForDirtyFile(f);
-      await this.#tokens.acquire();
+    let seg: LogSegment | undefined;
+    for (;;) {
+      // Written data is only buffered under an Exclusive lease: an interrupt flushes it before
+      // anyone else may read. The lease must still be held when the append happens.
+      const t = this.#leases !== undefined ? await this.#leases.acquire(ino, "exclusive") : undefined;
+      if (f.serverSize === undefined) await this.#getStat(ino);
       seg = f.openSegment();
-      if (seg) this.#tokens.release();
-      else seg = this.#newSegment(f);
+      if (!seg) {
+        if (!f.dirty) await this.#makeRoomForDirtyFile(f);
+        await this.#tokens.acquire();
+        seg = f.openSegment();
+        if (seg) this.#tokens.release();
+        else seg = this.#newSegment(f);
+      }
+      if (t === undefined || this.#leases!.ticketValid(t, "exclusive")) break;
     }
     // From here to the append nothing awaits: the segment is still open.
     f.localSize ??= f.serverSize ?? 0;
@@ -667,6 +973,9 @@ export class AgentFs {
             f.extentMap ??= new ExtentMap();
             for (const e of ext) f.extentMap.set(e.off, e.len, ref, e.objOff);
             if (f.serverSize !== undefined) f.serverSize = Math.max(f.serverSize, seg.extents.end);
+            this.#leases?.forgetStat(f.ino); // the server's mtime and size moved
+            this.#touchExtents(f);
+            this.#enforceExtentLimit();
           } catch (err) {
             this.#stats.wroteFailures++;
             f.writeError = err instanceof Error ? err : new Error(String(err));
@@ -714,12 +1023,21 @@ export class AgentFs {
     const h = this.#handle(fh, ino, false);
     if ((h.flags & O_ACCMODE) === O_WRONLY) throw new FsError(Errno.EBADF, `file handle ${fh} is open write-only`);
     const f = this.#file(ino);
-    if (f.serverSize === undefined && !f.dirty) await this.#getStat(ino);
+    // A Shared lease makes a writer elsewhere flush first (it may have been revoked since OPEN).
+    const t = this.#leases !== undefined ? await this.#leases.acquire(ino, "shared") : undefined;
+    if (f.serverSize === undefined && !f.dirty) await (t !== undefined ? this.#leasedStat(ino) : this.#getStat(ino));
     const fileSize = f.effectiveSize(f.serverSize ?? 0);
     if (offset >= BigInt(fileSize) || size <= 0) return Buffer.alloc(0);
     const start = Number(offset);
     const end = Math.min(start + size, fileSize);
-    await this.#populateExtentMap(f, start, end);
+    this.#populating.set(ino, (this.#populating.get(ino) ?? 0) + 1);
+    try {
+      await this.#populateExtentMap(f, start, end);
+    } finally {
+      const n = this.#populating.get(ino)! - 1;
+      if (n > 0) this.#populating.set(ino, n);
+      else this.#populating.delete(ino);
+    }
     // Snapshot synchronously: persisted extents, then in-flight segments oldest first (later
     // ones override earlier ones and all override persisted data). Segments keep their buffers.
     const out = Buffer.alloc(end - start);
@@ -733,6 +1051,8 @@ export class AgentFs {
       }
     }
     if (overlays.length > 0) this.#stats.logSegmentReadHits++;
+    this.#touchExtents(f);
+    this.#enforceExtentLimit(); // after the snapshot: this read needs the map no more
     const gets: Promise<void>[] = [];
     for (const p of pieces) {
       if (!p.ref) continue; // hole or gap: zeros
@@ -793,6 +1113,7 @@ export class AgentFs {
 
   /** The kernel forgot the inode: drop what we cache about it unless it is in use. */
   forget(ino: bigint): void {
+    this.#regular.delete(ino);
     const f = this.#files.get(ino);
     if (f) this.#maybeForgetFile(f);
   }
@@ -816,4 +1137,10 @@ export function parsePhysPath(physPath: string): ObjectRef {
  */
 export function orphanName(mountId: string, ino: bigint): string {
   return `${mountId.replace(/\//g, "_").replace(/\+/g, "-")}-${ino}`;
+}
+
+/** The MountID an orphanName() embeds, or undefined when `name` is not one. */
+export function orphanMountId(name: string): string | undefined {
+  const m = /^([A-Za-z0-9_-]{22}==)-(\d+)$/.exec(name);
+  return m ? m[1]!.replace(/_/g, "/").replace(/-/g, "+") : undefined;
 }

@@ -39,6 +39,16 @@ export class FileInode {
     return this.segments.length > 0;
   }
 
+  /**
+   * Bytes written into segments not yet reported with RpcWrote: allocated space the server does
+   * not count yet (an overwrite inside one segment counts twice until it is reported). O(segments).
+   */
+  get dirtyBytes(): number {
+    let n = 0;
+    for (const p of this.segments) n += p.seg.length;
+    return n;
+  }
+
   /** The newest segment if it still accepts writes. */
   openSegment(): LogSegment | undefined {
     const last = this.segments[this.segments.length - 1];

@@ -1,10 +1,10 @@
 // AgentFuseAdapter: serves AgentFs to the kernel through our FUSE library (pfsagent.md §5.2).
 // The only part of the agent that knows FUSE: it converts kernel requests into AgentFs calls and
 // server StatStructs into FUSE attributes, applies the entry/attr TTLs (EntryDuration,
-// AttrDuration) and packs READDIR/READDIRPLUS replies.
+// AttrDuration) and packs READDIR/READDIRPLUS replies. OPEN sets FOPEN_KEEP_CACHE when AgentFs
+// says the inode's lease covered the kernel's pages (see kernelInvalidator for the other half).
 //
 // NodeID == ProxyFS InodeNumber (root 1 on both sides).
-import { Errno, FsError } from "../../base/errno.js";
 import type {
   Attr, AttrReply, CreateReply, DirEntry, Entry, FuseHandler, OpenReply, RequestContext, SessionOptions, SetattrRequest, StatfsReply,
 } from "../../fuse/index.js";
@@ -29,12 +29,17 @@ export function agentCapabilities(readDirPlus: boolean): NonNullable<SessionOpti
   return caps;
 }
 
-/** FUSE attributes of a server stat. Sizes are reported for every type (1.17.1 reported 0 for dirs/symlinks). */
+/**
+ * FUSE attributes of a server stat. Sizes are reported for every type (1.17.1 reported 0 for
+ * dirs/symlinks). st_blocks and st_rdev come from the StatExtended fields when the server sent
+ * them (AllocatedBytes: holes use no blocks); from a 1.17.1 server, blocks follow the size and
+ * rdev is 0.
+ */
 export function attrOf(ino: bigint, st: StatStruct, blockSize: number): Attr {
   return {
     ino,
     size: st.Size,
-    blocks: (st.Size + 511n) / 512n,
+    blocks: ((st.AllocatedBytes ?? st.Size) + 511n) / 512n,
     atimeNs: st.ATimeNs,
     mtimeNs: st.MTimeNs,
     ctimeNs: st.CTimeNs,
@@ -43,7 +48,7 @@ export function attrOf(ino: bigint, st: StatStruct, blockSize: number): Attr {
     nlink: Number(st.NumLinks > 0xffffffffn ? 0xffffffffn : st.NumLinks),
     uid: st.UserID,
     gid: st.GroupID,
-    rdev: 0,
+    rdev: st.Rdev ?? 0,
     blksize: blockSize,
   };
 }
@@ -116,9 +121,9 @@ export class AgentFuseAdapter implements FuseHandler {
     return this.#entry(await this.#fs.mkdir(ctx, parent, name, opts.mode & ~opts.umask & 0o7777));
   }
 
-  async mknod(): Promise<Entry> {
+  async mknod(ctx: RequestContext, parent: bigint, name: string, opts: { mode: number; rdev: number; umask: number }): Promise<Entry> {
     this.#op("DoMkNod");
-    throw new FsError(Errno.ENOSYS, "MKNOD is not supported by ProxyFS");
+    return this.#entry(await this.#fs.mknod(ctx, parent, name, (opts.mode & ~0o7777) | (opts.mode & ~opts.umask & 0o7777), opts.rdev));
   }
 
   async unlink(_ctx: RequestContext, parent: bigint, name: string): Promise<void> {
@@ -153,7 +158,9 @@ export class AgentFuseAdapter implements FuseHandler {
 
   async open(_ctx: RequestContext, nodeid: bigint, flags: number): Promise<OpenReply> {
     this.#op("DoOpen");
-    return { fh: await this.#fs.open(nodeid, flags) };
+    const fh = await this.#fs.open(nodeid, flags);
+    // Under a lease held since the kernel cached the file's pages, they are still right.
+    return this.#fs.keepCache(fh) ? { fh, keepCache: true } : { fh };
   }
 
   async create(ctx: RequestContext, parent: bigint, name: string, opts: { mode: number; umask: number; flags: number }): Promise<CreateReply> {
@@ -253,4 +260,25 @@ export class AgentFuseAdapter implements FuseHandler {
     this.#op("DoAccess");
     await this.#fs.access(ctx, nodeid, mask);
   }
+}
+
+/**
+ * What AgentFs calls when an inode's lease ends: drops the kernel's cached attributes of it
+ * (FUSE_NOTIFY_INVAL_INODE with offset -1). Only attributes: invalidating pages makes the kernel
+ * wait for page locks that a READ queued to this very process may hold, and the notification is a
+ * synchronous write on the thread that would answer that READ (libfuse warns of the deadlock).
+ * The pages are dropped all the same: the next read or stat revalidates the attributes, and with
+ * AUTO_INVAL_DATA a changed mtime or size makes the kernel drop the pages itself; the next OPEN
+ * is without keep_cache.
+ */
+export function kernelInvalidator(session: { notifyInvalInode(nodeid: bigint, offset?: bigint, length?: bigint): void }): (ino: bigint) => void {
+  return (ino) => {
+    try {
+      session.notifyInvalInode(ino, -1n, 0n);
+    } catch (err) {
+      // Not mounted (yet, or any more): the kernel caches nothing to invalidate.
+      if ((err as { code?: unknown }).code === "ENOTCONN") return;
+      throw err;
+    }
+  };
 }

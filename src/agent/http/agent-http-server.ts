@@ -2,7 +2,7 @@
 // ignored, unknown paths 404:
 //   /         HTML index
 //   /config   the effective [Agent] config as JSON, secrets REDACTED (the original leaked them)
-//   /leases   lease lists (this agent holds none: all lists empty)
+//   /leases   inodes per client lease state (16-digit upper-case hex, LRU order), as 1.17.1
 //   /metrics  "name value" lines, names left-aligned, values right-aligned, sorted
 //   /stats    the same counters in bucketstats "name total:<n>" form
 //   /version  the version string; served only once the FUSE mount is up (readiness probe)
@@ -17,6 +17,8 @@ export interface AgentHttpSources {
   config: (compact: boolean) => string;
   /** name → value; sorted by the server. */
   metrics: () => Record<string, number | bigint>;
+  /** Inode numbers per lease state (LEASE_LISTS names); absent or undefined = all empty. */
+  leases?: () => Partial<Record<string, readonly bigint[]>> | undefined;
 }
 
 const LEASE_LISTS = [
@@ -27,6 +29,11 @@ const LEASE_LISTS = [
 function jsonText(value: unknown, compact: boolean): string {
   const replacer = (_k: string, v: unknown): unknown => (typeof v === "bigint" ? Number(v) : v);
   return compact ? JSON.stringify(value, replacer) : `${JSON.stringify(value, replacer, "\t")}\n`;
+}
+
+/** 1.17.1 prints inode numbers in /leases as %016X. */
+export function leaseInodeText(ino: bigint): string {
+  return BigInt.asUintN(64, ino).toString(16).toUpperCase().padStart(16, "0");
 }
 
 export function formatMetrics(metrics: Record<string, number | bigint>): string {
@@ -89,9 +96,11 @@ export class AgentHttpServer {
         case "/config":
           send("application/json", this.#src.config(compact));
           return;
-        case "/leases":
-          send("application/json", jsonText({ MountID: this.#src.mountId(), ...Object.fromEntries(LEASE_LISTS.map((l) => [l, []])) }, compact));
+        case "/leases": {
+          const held = this.#src.leases?.();
+          send("application/json", jsonText({ MountID: this.#src.mountId(), ...Object.fromEntries(LEASE_LISTS.map((l) => [l, (held?.[l] ?? []).map(leaseInodeText)])) }, compact));
           return;
+        }
         case "/metrics":
           send("text/plain", formatMetrics(this.#src.metrics()));
           return;

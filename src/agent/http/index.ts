@@ -1,2 +1,2 @@
 // Public API of agent/http: the agent's embedded HTTP server.
-export { AgentHttpServer, formatMetrics, type AgentHttpSources } from "./agent-http-server.js";
+export { AgentHttpServer, formatMetrics, leaseInodeText, type AgentHttpSources } from "./agent-http-server.js";

@@ -14,8 +14,28 @@ export interface Mount<V> {
   readonly mountedAt: number;
 }
 
+/** Ended MountIDs remembered for mayBeAlive (oldest forgotten first beyond this). */
+const ENDED_MEMORY = 100_000;
+
 export class MountTable<V> {
   readonly #mounts = new Map<string, Mount<V>>();
+  /** MountIDs unmounted (or expired) in this process, oldest first: known dead. */
+  readonly #ended = new Set<string>();
+  readonly #startedAt: number;
+  readonly #restartGraceMs: number;
+
+  /**
+   * @param restartGraceMs how long after this process started a MountID it never saw still
+   *   counts as possibly alive (mayBeAlive): an agent of the previous incarnation may not have
+   *   noticed the restart and re-mounted yet (agents probe at least every 10 s when idle).
+   */
+  constructor(opts: { restartGraceMs?: number; now?: () => number } = {}) {
+    this.#now = opts.now ?? Date.now;
+    this.#startedAt = this.#now();
+    this.#restartGraceMs = opts.restartGraceMs ?? 60_000;
+  }
+
+  readonly #now: () => number;
 
   get size(): number {
     return this.#mounts.size;
@@ -43,7 +63,21 @@ export class MountTable<V> {
   }
 
   delete(mountId: string): boolean {
-    return this.#mounts.delete(mountId);
+    if (!this.#mounts.delete(mountId)) return false;
+    this.#ended.add(mountId);
+    if (this.#ended.size > ENDED_MEMORY) this.#ended.delete(this.#ended.values().next().value as string);
+    return true;
+  }
+
+  /**
+   * False only when `mountId` is certainly gone: it ended in this process, or it is unknown and
+   * the restart grace period is over (RpcMountsAlive: an orphan sweep must never remove files a
+   * live agent still holds open).
+   */
+  mayBeAlive(mountId: string): boolean {
+    if (this.#mounts.has(mountId)) return true;
+    if (this.#ended.has(mountId)) return false;
+    return this.#now() - this.#startedAt < this.#restartGraceMs;
   }
 
   ids(): string[] {

@@ -4,8 +4,10 @@
 //   (the agent does its own permission checks), as 1.17.1;
 // * RpcRename replaces and destroys the target; RpcUnlink destroys at link count 0;
 // * reply values 1.17.1 leaves zero stay zero (Reply timestamps, AttrValueSize, Access InodeNumber);
-// * extension methods (RpcRename2, RpcFallocate, RpcSeek) answer "errno: 2", as an unknown method
-//   does, unless their capability was agreed for the MountID.
+// * extension methods (RpcRename2, RpcFallocate, RpcSeek, RpcMknod) answer "errno: 2", as an unknown method
+//   does, unless their capability was agreed for the MountID;
+// * StatStructs carry AllocatedBytes and Rdev only for a mount that agreed StatExtended;
+// * RpcStatVFS free/avail counts track usage (Volume.statfs), totals stay as configured.
 // Volume methods are synchronous, so each RPC is atomic with respect to every other.
 
 import { Errno, FsError } from "../../base/errno.js";
@@ -42,11 +44,20 @@ const ZERO_REPLY: Reply = Object.freeze({ RequestTimeSec: 0n, RequestTimeNsec: 0
 /** Upper bound on entries per readdir/extent-map reply whatever the client asks (replies stay < 64 MiB). */
 const MAX_ENTRIES = 65536;
 
-export function statOf(a: Attr): StatStruct {
-  return {
+/**
+ * The wire StatStruct of `a`. With `extended` (the mount agreed StatExtended) it also carries
+ * AllocatedBytes and Rdev; without, it is exactly 1.17.1's (the optional fields stay unset).
+ */
+export function statOf(a: Attr, extended?: { allocatedBytes: bigint }): StatStruct {
+  const st: StatStruct = {
     CTimeNs: a.ctimeNs, CRTimeNs: a.crtimeNs, MTimeNs: a.mtimeNs, ATimeNs: a.atimeNs, Size: a.size,
     NumLinks: BigInt(a.nlink), StatInodeNumber: a.ino, FileMode: a.mode, UserID: a.uid, GroupID: a.gid,
   };
+  if (extended !== undefined) {
+    st.AllocatedBytes = extended.allocatedBytes;
+    st.Rdev = a.rdev;
+  }
+  return st;
 }
 
 function dirEnt(e: DirEntry): WireDirEntry {
@@ -76,6 +87,13 @@ export function createRpcHandlers(ctx: HandlerContext): ProxyFsHandlers {
     if (!m.capabilities.has(capability)) throw new FsError(Errno.ENOENT, `capability ${capability} not agreed`);
     return m.volume.volume;
   };
+  /** statOf for this mount: extended fields only when it agreed StatExtended. */
+  const statFor = (mountId: string): ((a: Attr) => StatStruct) => {
+    const m = mountOf(mountId);
+    if (!m.capabilities.has(Capability.StatExtended)) return (a) => statOf(a);
+    const v = m.volume.volume;
+    return (a) => statOf(a, { allocatedBytes: v.allocatedBytes(a.ino) });
+  };
 
   return {
     RpcPing: async (req) => ({ Message: `pong ${Buffer.byteLength(req.Message)} bytes` }),
@@ -87,13 +105,13 @@ export function createRpcHandlers(ctx: HandlerContext): ProxyFsHandlers {
       return { LeaseReplyType: await m.volume.leases.request(req.MountID, req.InodeNumber, req.LeaseRequestType) };
     },
 
-    RpcGetStat: async (req) => statOf(vol(req.MountID).getattr(req.InodeNumber)),
+    RpcGetStat: async (req) => statFor(req.MountID)(vol(req.MountID).getattr(req.InodeNumber)),
 
     RpcLookup: async (req) => ({ InodeNumber: vol(req.MountID).lookup(ROOT_CALLER, req.InodeNumber, req.Basename).ino }),
 
     RpcLookupPlus: async (req) => {
       const a = vol(req.MountID).lookup(ROOT_CALLER, req.InodeNumber, req.Basename);
-      return { InodeNumber: a.ino, ...statOf(a) };
+      return { InodeNumber: a.ino, ...statFor(req.MountID)(a) };
     },
 
     RpcCreate: async (req) => ({
@@ -177,7 +195,8 @@ export function createRpcHandlers(ctx: HandlerContext): ProxyFsHandlers {
 
     RpcReaddirPlusByLoc: async (req) => {
       const ents = vol(req.MountID).readdirByLoc(ROOT_CALLER, req.InodeNumber, req.PrevDirEntLocation, clampCount(req.MaxEntries), true);
-      return { DirEnts: ents.map(dirEnt), StatEnts: ents.map((e) => statOf(e.attr!)) };
+      const stat = statFor(req.MountID);
+      return { DirEnts: ents.map(dirEnt), StatEnts: ents.map((e) => stat(e.attr!)) };
     },
 
     RpcGetXAttr: async (req) => {
@@ -244,6 +263,17 @@ export function createRpcHandlers(ctx: HandlerContext): ProxyFsHandlers {
       if (req.Whence !== SEEK_DATA && req.Whence !== SEEK_HOLE) throw new FsError(Errno.EINVAL, `RpcSeek: Whence ${req.Whence} is not SEEK_DATA (3) or SEEK_HOLE (4)`);
       return { Offset: v.seek(req.InodeNumber, req.Offset, req.Whence === SEEK_DATA ? "data" : "hole") };
     },
+
+    RpcMountsAlive: async (req) => {
+      extension(req.MountID, Capability.MountsAlive);
+      if (req.MountIDs.length > MAX_ENTRIES) throw new FsError(Errno.EINVAL, `RpcMountsAlive: ${req.MountIDs.length} MountIDs, at most ${MAX_ENTRIES}`);
+      return { Alive: req.MountIDs.map((id) => ctx.mounts.mayBeAlive(id)) };
+    },
+
+    // Like RpcCreate, runs as the request's ids: a device node needs root (Volume.mknod: EPERM).
+    RpcMknod: async (req) => ({
+      InodeNumber: extension(req.MountID, Capability.Mknod).mknod(callerOf(req.UserID, req.GroupID), req.InodeNumber, req.Basename, req.FileMode, req.Rdev).ino,
+    }),
   };
 }
 

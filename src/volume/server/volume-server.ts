@@ -67,6 +67,8 @@ export interface VolumeServerOptions {
   lease?: { minLeaseDurationMs?: number; leaseInterruptIntervalMs?: number; leaseInterruptLimit?: number };
   /** Extension capabilities this server grants (default: all it implements). */
   capabilities?: readonly string[];
+  /** RpcMountsAlive answers "alive" for MountIDs this process never saw, for this long after start (default 60 s). */
+  mountRestartGraceMs?: number;
   log?: ServerLogger;
 }
 
@@ -83,7 +85,7 @@ export interface VolumeServer {
 }
 
 /** Every capability this server implements. */
-export const SERVER_CAPABILITIES: readonly string[] = [Capability.Negotiation, Capability.Rename2, Capability.Fallocate, Capability.SeekDataHole];
+export const SERVER_CAPABILITIES: readonly string[] = [Capability.Negotiation, Capability.Rename2, Capability.Fallocate, Capability.SeekDataHole, Capability.Mknod, Capability.MountsAlive, Capability.StatExtended];
 
 export class VolumeServerError extends Error {
   override readonly name = "VolumeServerError";
@@ -99,7 +101,7 @@ export async function startVolumeServer(opts: VolumeServerOptions): Promise<Volu
   const names = new Set<string>();
   const publicAddress = opts.publicAddress ?? "127.0.0.1";
   const supported = opts.capabilities ?? SERVER_CAPABILITIES;
-  const mounts = new MountTable<ServedVolume>();
+  const mounts = new MountTable<ServedVolume>(opts.mountRestartGraceMs !== undefined ? { restartGraceMs: opts.mountRestartGraceMs } : {});
   /** Mounts whose lease expired after ignoring interrupts: unmounted at the next RpcLease (1.17.1). */
   const delayedUnmounts = new Set<string>();
 

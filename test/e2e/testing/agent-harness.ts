@@ -36,6 +36,8 @@ export interface Servers {
   swiftPort: number;
   retryRpcPort: number;
   jsonRpcPort: number;
+  /** With --control in extraArgs: GET http://127.0.0.1:controlPort/ gives proxyfsd's stats. */
+  controlPort?: number;
   output(): string;
   stop(): Promise<number | null>;
 }
@@ -53,9 +55,9 @@ function waitExit(child: ChildProcess, timeoutMs: number): Promise<number | null
   });
 }
 
-export function startServers(options: { dir?: string; tokenLifetimeSec?: number } = {}): Promise<Servers> {
+export function startServers(options: { dir?: string; tokenLifetimeSec?: number; extraArgs?: string[] } = {}): Promise<Servers> {
   return new Promise((resolve, reject) => {
-    const args = [SERVERS_MAIN, ...(options.dir ? ["--dir", options.dir] : []), ...(options.tokenLifetimeSec !== undefined ? ["--token-lifetime", String(options.tokenLifetimeSec)] : [])];
+    const args = [SERVERS_MAIN, ...(options.dir ? ["--dir", options.dir] : []), ...(options.tokenLifetimeSec !== undefined ? ["--token-lifetime", String(options.tokenLifetimeSec)] : []), ...(options.extraArgs ?? [])];
     const child = track(spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] }));
     let out = "";
     let err = "";
@@ -65,7 +67,7 @@ export function startServers(options: { dir?: string; tokenLifetimeSec?: number 
       const nl = out.indexOf("\n");
       if (nl < 0) return;
       try {
-        const ports = JSON.parse(out.slice(0, nl)) as { swiftPort: number; retryRpcPort: number; jsonRpcPort: number };
+        const ports = JSON.parse(out.slice(0, nl)) as { swiftPort: number; retryRpcPort: number; jsonRpcPort: number; controlPort?: number };
         resolve({
           child, ...ports,
           output: () => out + err,
