@@ -31,6 +31,9 @@ import { DirtyKeys, StateReader, applyRecords, extentRange, unrefKey } from "./t
 /** Default target size of a checkpoint page. */
 export const DEFAULT_PAGE_BYTES = 64 << 10;
 
+/** Journal batches fetched ahead of the one being replayed at recovery. */
+const JOURNAL_PREFETCH = 8;
+
 export type PersistLogger = (level: "debug" | "info" | "warn" | "error", message: string) => void;
 
 export class PersistError extends Error {
@@ -395,15 +398,30 @@ export class PersistentVolume {
     this.#phase = "replay";
     let reserved = h.reservedNonce > out.nextNonce ? h.reservedNonce : out.nextNonce;
     const seqs = names.map(parseName).flatMap((p) => (p?.kind === "journal" && p.epoch === h.journalEpoch && p.seq >= h.journalSeq ? [p.seq] : [])).sort((a, b) => a - b);
-    let expect = h.journalSeq;
+    // The gap-free run of batches from the header's position: batches are written one at a time,
+    // so a gap means a later batch was never acknowledged.
+    const run: number[] = [];
     for (const seq of seqs) {
-      if (seq !== expect) {
-        // Batches are written one at a time, so a gap means a later batch was never acknowledged.
-        this.#log("warn", `${this.container}: journal gap at seq ${expect} (next present ${seq}); replay stops there`);
+      if (seq !== h.journalSeq + run.length) {
+        this.#log("warn", `${this.container}: journal gap at seq ${h.journalSeq + run.length} (next present ${seq}); replay stops there`);
         break;
       }
-      const name = journalName(h.journalEpoch, seq);
-      const text = (await retried(() => os.getObject(this.container, name))).body.toString("utf8");
+      run.push(seq);
+    }
+    // Batches are applied in order, but fetched JOURNAL_PREFETCH ahead: a journal that grew
+    // while checkpoints failed can hold hundreds of small batches.
+    const fetches = new Map<number, Promise<string>>();
+    const prefetch = (i: number): void => {
+      if (i >= run.length || fetches.has(i)) return;
+      const f = retried(() => os.getObject(this.container, journalName(h.journalEpoch, run[i]!))).then((r) => r.body.toString("utf8"));
+      f.catch(() => {}); // awaited below in order; never an unhandled rejection meanwhile
+      fetches.set(i, f);
+    };
+    for (let i = 0; i < run.length; i++) {
+      for (let k = i; k < i + JOURNAL_PREFETCH; k++) prefetch(k);
+      const name = journalName(h.journalEpoch, run[i]!);
+      const text = await fetches.get(i)!;
+      fetches.delete(i);
       let n = 0;
       for (const line of text.split("\n")) {
         n++;
@@ -416,7 +434,6 @@ export class PersistentVolume {
         }
       }
       this.#stats.journalBatchesReplayed++;
-      expect++;
     }
     this.store.advanceNonce(reserved);
     this.#reserved = reserved;
