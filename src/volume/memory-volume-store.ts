@@ -102,6 +102,12 @@ export class MemoryVolumeStore implements VolumeStore {
     return [...this.#unreferenced];
   }
 
+  segmentCountsByContainer(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const c of this.#segments.values()) counts.set(c, (counts.get(c) ?? 0) + 1);
+    return counts;
+  }
+
   allocatedBytes(): bigint {
     return this.#allocatedTotal;
   }
@@ -240,6 +246,10 @@ class Txn implements VolumeTxn {
   }
   unreferencedSegments(): bigint[] {
     return this.#s.unreferencedSegments();
+  }
+
+  segmentCountsByContainer(): Map<string, number> {
+    return this.#s.segmentCountsByContainer();
   }
   allocatedBytes(): bigint {
     return this.#s.allocatedBytes();

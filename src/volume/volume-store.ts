@@ -37,6 +37,8 @@ export interface VolumeStoreReader {
   segmentRefBytes(segment: bigint): bigint;
   /** Segments whose reference count fell to zero and are not yet deleted. */
   unreferencedSegments(): bigint[];
+  /** Log-segment records per container (O(segments): for start-up, not for the data path). */
+  segmentCountsByContainer(): Map<string, number>;
   /**
    * Bytes covered by the extents of all files, data and zero (fallocated) extents alike: the
    * volume's used space (statfs). A running total, O(1); loading state through transactions

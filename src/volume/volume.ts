@@ -201,6 +201,12 @@ export class Volume {
     this.#containerPrefix = options.containerPrefix ?? "Replicated3Way_";
     this.#containersPerPeer = Math.max(1, options.containersPerPeer ?? 10);
     this.#maxObjectsPerContainer = Math.max(1, options.maxObjectsPerContainer ?? 1_000_000);
+    // Re-open the containers a previous run was filling (their names come from the log-segment
+    // records), newest first, so restarts do not leave a trail of barely used containers.
+    const counts = [...this.#store.segmentCountsByContainer()]
+      .filter(([name, n]) => name.startsWith(this.#containerPrefix) && n < this.#maxObjectsPerContainer)
+      .sort(([a], [b]) => (a < b ? 1 : a > b ? -1 : 0));
+    for (const [name, objects] of counts.slice(0, this.#containersPerPeer)) this.#containers.push({ name, objects });
     this.#linkMax = options.linkMax ?? 65000;
     this.#maxXattrBytes = options.maxXattrBytes ?? 1 << 20;
     this.#protectedHardlinks = options.protectedHardlinks ?? true;
