@@ -7,7 +7,10 @@
 //     Swift, both driven by curl for 256 MiB and by our client for 4 KiB objects.
 // Real Swift is started with scripts/swift-saio.sh if it is not answering.
 // Each figure is the median of PFS_BENCH_REPS runs (default 3); runs of the compared pair are
-// interleaved so drift in machine load hits both. The last line is
+// interleaved so drift in machine load hits both. Before each timed 256 MiB transfer the bench
+// runs sync(1) (untimed), so no transfer pays for write-back or journal commits (e.g. blocks freed
+// by the previous overwrite, with the `discard` mount option) left behind by the one before it,
+// whichever server that was. The last line is
 //   RESULT put_vs_curl=<x> get_vs_curl=<x> embedded_put_vs_swift=<x> embedded_get_vs_swift=<x>
 // where the ratios are of 256 MiB throughputs (4 KiB ratios are printed above it).
 import { spawn, spawnSync } from "node:child_process";
@@ -76,6 +79,11 @@ async function curlBatch(tmp: string, urls: string[], token: string, upload: str
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`curl batch failed with status ${r.status}: ${r.stderr}`);
   return urls.length / secs;
+}
+
+/** Flushes dirty state of earlier steps (both servers share the file system) outside the timings. */
+function settle(): void {
+  spawnSync("sync");
 }
 
 async function timeIt(fn: () => Promise<unknown>): Promise<number> {
@@ -160,11 +168,17 @@ async function main(): Promise<void> {
   await swiftStore.headAccount(); // authenticate outside the timings
   for (let i = 0; i < REPS; i++) {
     log(`large objects: round ${i + 1}/${REPS}`);
+    settle();
     t.curlPut.push(BIG / MiB / curlPutBig(swift.storageUrl, token(swift), "big-curl"));
+    settle();
     t.clientPut.push(BIG / MiB / (await timeIt(() => swiftStore.putObject(container, "big-client", data))));
+    settle();
     t.embPut.push(BIG / MiB / curlPutBig(embCreds.storageUrl, token(embCreds), "big-curl"));
+    settle();
     t.curlGet.push(BIG / MiB / curlGetBig(swift.storageUrl, token(swift), "big-curl"));
+    settle();
     t.clientGet.push(BIG / MiB / (await timeIt(() => drain(swiftStore, container, "big-client"))));
+    settle();
     t.embGet.push(BIG / MiB / curlGetBig(embCreds.storageUrl, token(embCreds), "big-curl"));
   }
 

@@ -14,11 +14,20 @@
 // resolves. A crash mid-write leaves only a temp file, removed at the next open; readers never
 // see a partial object.
 //
+// Large PUTs: bodies of unknown length or of at least OFF_THREAD_MD5 bytes are hashed on the MD5
+// worker; where the file system takes O_DIRECT (probed at open) they go through DirectSink (one
+// copy into shared slabs, MD5 reading the slabs in place, O_DIRECT writes from DIRECT_FROM on),
+// else through BufferedSink; streamed GETs reaching past DIRECT_FROM use DirectReadStream.
+// When a PUT replaces a large version, that version's file is held open across the rename and
+// the directory fsync and closed after: its blocks are then freed after the PUT is durable (with
+// the `discard` mount option, freeing 256 MiB inside the fsync cost ~50 ms), the way Swift
+// unlinks an old .data file after its own rename + fsync.
+//
 // Concurrency: all changes to a container's files and catalog entry run under that container's
 // KeyMutex (rename + catalog update only; streaming and fsyncs happen outside it). Container
 // create/delete and account metadata run under the account key.
 import { randomBytes } from "node:crypto";
-import { closeSync, createReadStream, fdatasync, fstat, open as openCb, read as readCb } from "node:fs";
+import { close as closeCb, closeSync, constants as fsConstants, createReadStream, fdatasync, fstat, open as openCb, read as readCb } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -37,11 +46,15 @@ import { checkListOptions } from "../listing.js";
 import { nowTicks, ticksToLastModified } from "../swift-time.js";
 import { KeyMutex } from "../key-mutex.js";
 import { DirSync } from "./dir-sync.js";
-import { FileWriter } from "./file-writer.js";
-import { inlineMd5, workerMd5, type Md5Hasher } from "./md5-hasher.js";
+import { BufferedSink, type BodySink } from "./body-sink.js";
+import { DIRECT_FROM, DirectSink } from "./direct-sink.js";
+import { DirectReadStream } from "./direct-read-stream.js";
+import { inlineMd5, sharedMd5, workerMd5 } from "./md5-hasher.js";
+import { probeDirect, type SlabPool } from "./slab-pool.js";
 import { FOOTER_BYTES, decodeTrailer, encodeTrailer, fileNameFor, isObjectFileName, trailerLength, type ObjectTrailer } from "./object-file.js";
 
 const openFd = promisify(openCb);
+const closeFd = promisify(closeCb);
 const fdatasyncFd = promisify(fdatasync);
 const fstatFd = promisify(fstat);
 const readFd = (fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> =>
@@ -59,6 +72,10 @@ interface Sidecar { dataTicks: number; ticks: number; metadata: Metadata }
 const ACCOUNT_KEY = "\0account";
 /** Bodies of at least this size (or of unknown size) are hashed on the MD5 worker thread. */
 const OFF_THREAD_MD5 = 1 << 20;
+/** Replaced versions at least this large are freed only after the PUT is durable (see top). */
+const DEFER_FREE = 1 << 20;
+/** Streamed reads of at least this many bytes that reach DIRECT_FROM use DirectReadStream. */
+const DIRECT_READ = 4 << 20;
 /** Objects up to this size are read with one pread for getObject. */
 const SMALL_READ = 1 << 20;
 
@@ -76,6 +93,8 @@ export interface DiskObjectStoreOptions {
   description?: string;
   /** Shared coalescing directory syncer (one per server is best). */
   dirSync?: DirSync;
+  /** Use O_DIRECT for large PUTs where the file system supports it (default true). */
+  directIo?: boolean;
 }
 
 export class DiskObjectStore implements ObjectStore {
@@ -85,12 +104,21 @@ export class DiskObjectStore implements ObjectStore {
   readonly #cat = new AccountCatalog<DiskRef>();
   readonly #mutex = new KeyMutex();
   readonly #dirSync: DirSync;
+  readonly #directIo: boolean;
+  /** Set at open when O_DIRECT works in tmp/. */
+  #slabs: SlabPool | undefined;
 
   private constructor(opts: DiskObjectStoreOptions) {
     this.#dir = opts.dir;
     this.#tmp = join(opts.dir, "tmp");
     this.description = opts.description ?? `disk(${opts.dir})`;
     this.#dirSync = opts.dirSync ?? new DirSync();
+    this.#directIo = opts.directIo ?? true;
+  }
+
+  /** Whether large PUTs use O_DIRECT (for tests and diagnostics). */
+  get directIo(): boolean {
+    return this.#slabs !== undefined;
   }
 
   /** Opens (creating if needed) the account directory and loads its catalog. */
@@ -106,6 +134,7 @@ export class DiskObjectStore implements ObjectStore {
     await mkdir(this.#dir, { recursive: true });
     await rm(this.#tmp, { recursive: true, force: true });
     await mkdir(this.#tmp, { recursive: true });
+    if (this.#directIo) this.#slabs = await probeDirect(this.#tmp);
     try {
       const a = JSON.parse(await readFile(join(this.#dir, "account.json"), "utf8")) as { ticks: number; metadata: Metadata };
       this.#cat.ticks = a.ticks;
@@ -327,25 +356,21 @@ export class DiskObjectStore implements ObjectStore {
     const tmp = this.#tmpPath();
     const fd = await openFd(tmp, "wx", 0o644);
     let fdOpen = true;
-    let md5: Md5Hasher | undefined;
+    let sink: BodySink | undefined;
     try {
-      const writer = new FileWriter(fd);
-      const expected = knownLength(body, opts.contentLength);
-      md5 = expected !== undefined && expected < OFF_THREAD_MD5 ? inlineMd5() : workerMd5();
+      sink = await this.#openSink(tmp, fd, knownLength(body, opts.contentLength));
       let size = 0;
       for await (const chunk of bodyChunks(body)) {
         checkSignal(opts.signal);
         size += chunk.length;
         if (size > LIMITS.maxObjectSize) throw new ObjectStoreError("TooLarge", "Object is larger than the maximum object size", { status: 413 });
-        const wait = md5.update(chunk);
-        if (!writer.write(chunk)) await writer.drain();
+        const wait = sink.write(chunk);
         if (wait) await wait;
       }
       if (opts.contentLength !== undefined && size !== opts.contentLength) {
         throw new ObjectStoreError("InvalidArgument", `PUT body had ${size} bytes but contentLength was ${opts.contentLength}`);
       }
-      const etag = await md5.digest();
-      md5 = undefined;
+      const etag = await sink.finish();
       if (opts.etag !== undefined && opts.etag.toLowerCase() !== etag) {
         throw new ObjectStoreError("ChecksumMismatch", `PUT body MD5 ${etag} does not match the given ETag ${opts.etag}`, { status: 422 });
       }
@@ -355,32 +380,57 @@ export class DiskObjectStore implements ObjectStore {
         contentType: opts.contentType ?? "application/octet-stream",
         metadata: normalizeMetadata(opts.metadata),
       };
-      writer.write(encodeTrailer(trailer));
-      await writer.flush();
+      await sink.writeTrailer(encodeTrailer(trailer));
+      await sink.close();
+      sink = undefined;
       await fdatasyncFd(fd);
       const ino = (await fstatFd(fd)).ino;
       fdOpen = false;
       closeSync(fd);
       const cdir = this.#containerDir(container);
       const file = fileNameFor(name, "o");
-      await this.#mutex.run(container, async () => {
-        const c = this.#cat.container(container);
-        const old = c.objects.get(name);
-        if (opts.ifNoneMatch === "*" && old) {
-          throw new ObjectStoreError("PreconditionFailed", `Object ${JSON.stringify(name)} already exists`, { status: 412 });
-        }
-        await rename(tmp, join(cdir, file));
-        c.put({ name, size, etag, ticks, contentType: trailer.contentType, metadata: trailer.metadata, ref: { file, ino, sidecar: false } });
-        if (old?.ref.sidecar) await unlink(join(cdir, `${file}.m`)).catch(() => undefined);
-      });
-      await this.#dirSync.sync(cdir);
+      let oldFd: number | undefined;
+      try {
+        await this.#mutex.run(container, async () => {
+          const c = this.#cat.container(container);
+          const old = c.objects.get(name);
+          if (opts.ifNoneMatch === "*" && old) {
+            throw new ObjectStoreError("PreconditionFailed", `Object ${JSON.stringify(name)} already exists`, { status: 412 });
+          }
+          if (old && old.size >= DEFER_FREE) oldFd = await openFd(join(cdir, old.ref.file), "r").catch(() => undefined);
+          await rename(tmp, join(cdir, file));
+          c.put({ name, size, etag, ticks, contentType: trailer.contentType, metadata: trailer.metadata, ref: { file, ino, sidecar: false } });
+          if (old?.ref.sidecar) await unlink(join(cdir, `${file}.m`)).catch(() => undefined);
+        });
+        await this.#dirSync.sync(cdir);
+      } finally {
+        if (oldFd !== undefined) await closeFd(oldFd).catch(() => undefined);
+      }
       return { etag, lastModified: ticksToLastModified(ticks) };
     } catch (err) {
-      md5?.abandon();
+      await sink?.close().catch(() => undefined);
       if (fdOpen) closeSync(fd);
       await unlink(tmp).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** The sink for a body of `expected` bytes (undefined: unknown) written to the new temp file. */
+  async #openSink(tmp: string, fd: number, expected: number | undefined): Promise<BodySink> {
+    if (expected !== undefined && expected < OFF_THREAD_MD5) return new BufferedSink(fd, inlineMd5());
+    if (this.#slabs) {
+      const directFd = await openFd(tmp, fsConstants.O_WRONLY | fsConstants.O_DIRECT);
+      const sink = new DirectSink(this.#slabs, fd, directFd, sharedMd5());
+      let closed: Promise<void> | undefined;
+      return {
+        write: (c) => sink.write(c),
+        finish: () => sink.finish(),
+        writeTrailer: (t) => sink.writeTrailer(t),
+        // The O_DIRECT fd is closed once, and only after no write uses it any more.
+        close: () => (closed ??= sink.close().finally(() => closeFd(directFd))),
+      };
+    }
+    return new BufferedSink(fd, workerMd5());
   }
 
   /** Fails early (before reading a body) for a missing container or an existing If-None-Match target. */
@@ -454,6 +504,12 @@ export class DiskObjectStore implements ObjectStore {
     if (end < start) {
       closeSync(fd);
       body = Readable.from([], { objectMode: false });
+    } else if (this.#slabs && end >= DIRECT_FROM && end - start + 1 >= DIRECT_READ) {
+      // Reopen the same inode (not the path, which may name a newer version by now) with O_DIRECT.
+      const directFd = await openFd(`/proc/self/fd/${fd}`, fsConstants.O_RDONLY | fsConstants.O_DIRECT).catch(() => undefined);
+      body = directFd === undefined
+        ? createReadStream("", { fd, start, end, highWaterMark: 4 << 20, autoClose: true })
+        : new DirectReadStream(this.#slabs, fd, directFd, start, end);
     } else {
       body = createReadStream("", { fd, start, end, highWaterMark: 1 << 20, autoClose: true });
     }

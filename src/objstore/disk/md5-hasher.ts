@@ -1,8 +1,10 @@
 // MD5 of a PUT body, computed either inline or on a worker thread. MD5 runs at ~0.8 GB/s on one
 // core; on the event loop it would be the ceiling of every large PUT, so bodies that are large
 // (or of unknown length) are hashed off-thread while the event loop receives and writes.
-// Chunks are copied into 1 MiB staging buffers that are transferred (not cloned) to the worker;
-// at most MAX_OUTSTANDING bytes may wait in the worker before update() asks the caller to wait.
+// workerMd5: chunks are copied into 1 MiB staging buffers that are transferred (not cloned) to
+// the worker; at most MAX_OUTSTANDING bytes may wait in the worker before update() asks the caller
+// to wait. sharedMd5: the caller already holds the bytes in a SharedArrayBuffer (the direct-I/O
+// slabs) and lends them to the worker without a copy until the returned promise settles.
 import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
 
@@ -27,11 +29,23 @@ export function inlineMd5(): Md5Hasher {
 const STAGE = 1 << 20;
 const MAX_OUTSTANDING = 16 << 20;
 
+export interface SharedMd5Hasher {
+  /**
+   * Hashes `view` (over a SharedArrayBuffer) after everything given before. The caller must not
+   * change those bytes until the promise settles; it settles (rejects) also when the worker dies.
+   */
+  updateShared(view: Uint8Array): Promise<void>;
+  digest(): Promise<string>;
+  abandon(): void;
+}
+
 interface Pending {
   outstanding: number;
   wake: (() => void) | undefined;
   done: ((hex: string) => void) | undefined;
   fail: ((err: Error) => void) | undefined;
+  /** Lent shared views in the order sent; the worker acks them in that order. */
+  shared: Array<{ resolve: () => void; reject: (err: Error) => void }>;
 }
 
 let worker: Worker | undefined;
@@ -41,9 +55,10 @@ const pending = new Map<number, Pending>();
 function getWorker(): Worker {
   if (worker) return worker;
   const w = new Worker(new URL("./md5-worker.js", import.meta.url));
-  w.on("message", (m: { id: number; acked?: number; hex?: string }) => {
+  w.on("message", (m: { id: number; acked?: number; shared?: number; hex?: string }) => {
     const p = pending.get(m.id);
     if (!p) return;
+    if (m.shared !== undefined) p.shared.shift()?.resolve();
     if (m.acked !== undefined) {
       p.outstanding -= m.acked;
       const wake = p.wake;
@@ -56,7 +71,11 @@ function getWorker(): Worker {
   });
   const die = (err: Error): void => {
     worker = undefined;
-    for (const p of pending.values()) { p.fail?.(err); p.wake?.(); }
+    for (const p of pending.values()) {
+      p.fail?.(err);
+      p.wake?.();
+      for (const l of p.shared.splice(0)) l.reject(err);
+    }
     pending.clear();
   };
   w.on("error", die);
@@ -81,7 +100,7 @@ function untrack(id: number): void {
 export function workerMd5(): Md5Hasher {
   const w = getWorker();
   const id = nextId++;
-  const p: Pending = { outstanding: 0, wake: undefined, done: undefined, fail: undefined };
+  const p: Pending = { outstanding: 0, wake: undefined, done: undefined, fail: undefined, shared: [] };
   track(id, p);
   let stage = new Uint8Array(STAGE);
   let used = 0;
@@ -120,6 +139,41 @@ export function workerMd5(): Md5Hasher {
     abandon() {
       if (!pending.has(id)) return;
       p.outstanding = 0;
+      p.done = () => undefined;
+      p.fail = () => undefined;
+      w.postMessage({ id, end: true });
+    },
+  };
+}
+
+export function sharedMd5(): SharedMd5Hasher {
+  const w = getWorker();
+  const id = nextId++;
+  const p: Pending = { outstanding: 0, wake: undefined, done: undefined, fail: undefined, shared: [] };
+  track(id, p);
+  let failed: Error | undefined;
+  p.fail = (err) => { failed = err; };
+  return {
+    updateShared(view) {
+      if (failed) return Promise.reject(failed);
+      if (!(view.buffer instanceof SharedArrayBuffer)) return Promise.reject(new TypeError("updateShared needs a view of a SharedArrayBuffer"));
+      return new Promise<void>((resolve, reject) => {
+        p.shared.push({ resolve, reject });
+        w.postMessage({ id, sab: view.buffer, off: view.byteOffset, len: view.byteLength });
+      });
+    },
+    digest() {
+      return new Promise<string>((resolve, reject) => {
+        if (failed) return reject(failed);
+        p.done = resolve;
+        p.fail = reject;
+        w.postMessage({ id, end: true });
+      });
+    },
+    abandon() {
+      if (!pending.has(id)) return;
+      // Views already lent are still hashed and acked (messages are processed in order), so
+      // their promises settle and the caller can reuse the memory afterwards.
       p.done = () => undefined;
       p.fail = () => undefined;
       w.postMessage({ id, end: true });
