@@ -130,10 +130,12 @@ test("a slow plug-in is waited for within the response bound", async () => {
 });
 
 test("a plug-in slower than the bounds is killed and the waiter gets a timeout", async () => {
+  // The last attempt gets what is left of the 1 s request bound (under load that can be a few ms).
   const h = harness("slow", { delayMs: 10_000, responseTimeoutMs: 300, requestTimeoutMs: 1_000 });
   const t0 = Date.now();
-  await assert.rejects(h.plugin.start(), { code: "AUTH_PLUGIN_TIMEOUT", message: /did not reply within 300 ms/ });
-  assert.ok(Date.now() - t0 < 2_500, `took ${Date.now() - t0} ms`);
+  await assert.rejects(h.plugin.start(), { code: "AUTH_PLUGIN_TIMEOUT", message: /did not reply within \d+ ms/ });
+  // Bounded by the request timeout, far below the plug-in's 10 s (slack for a loaded machine).
+  assert.ok(Date.now() - t0 < 6_000, `took ${Date.now() - t0} ms`);
   assert.equal(h.plugin.pid, undefined);
   for (const pid of h.starts()) assert.throws(() => process.kill(pid, 0), { code: "ESRCH" }, `plug-in ${pid} still running`);
   await h.plugin.stop();
