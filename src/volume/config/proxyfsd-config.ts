@@ -16,7 +16,9 @@
 //                      is configured), MetadataContainerPrefix (default "proxyfs_": state lives
 //                      in container <prefix>meta of the volume's account), CheckpointInterval
 //                      (default 60s), CheckpointJournalBytes (default 8388608),
-//                      CheckpointPageBytes (target B+tree page size, default 65536), AutoFormat
+//                      CheckpointPageBytes (target B+tree page size, default 65536),
+//                      UnreferencedSegmentGrace (default 10m: provisioned, never referenced
+//                      log segments are deleted after it), AutoFormat
 //                      (default true: an empty container is formatted at start)
 //   (ours) [ObjectStore]  AuthURL + AuthUser + AuthKey (tempauth), or StorageURL + AuthToken
 //   (ours) [TLS]          Directory: CA + server certificate, created when missing, loaded when present
@@ -31,7 +33,7 @@ export interface ProxyfsdVolumeConfig {
   leaseEvictLowLimit: number;
   leaseEvictHighLimit: number;
   /** Where the state lives: undefined = memory only. */
-  persist?: { containerPrefix: string; checkpointIntervalMs: number; checkpointJournalBytes: number; pageBytes: number; autoFormat: boolean };
+  persist?: { containerPrefix: string; checkpointIntervalMs: number; checkpointJournalBytes: number; pageBytes: number; unreferencedSegmentGraceMs: number; autoFormat: boolean };
 }
 
 /**
@@ -104,12 +106,13 @@ export function loadProxyfsdConfig(conf: ConfMap): ProxyfsdConfig {
         CheckpointInterval: opt.duration({ default: "60s", min: "10ms" }),
         CheckpointJournalBytes: opt.safeUint({ default: 8 << 20, min: 4096 }),
         CheckpointPageBytes: opt.safeUint({ default: 65536, min: 512, max: 64 << 20, doc: "target size of a checkpoint B+tree page" }),
+        UnreferencedSegmentGrace: opt.duration({ default: "10m", min: "1s", doc: "age after which a provisioned log segment no file references is deleted" }),
         AutoFormat: opt.bool({ default: true }),
       }).values;
       if (vol.ActiveLeaseEvictHighLimit < vol.ActiveLeaseEvictLowLimit) {
         throw conf.valueError(`Volume:${v}`, "ActiveLeaseEvictHighLimit", `expected a value >= ActiveLeaseEvictLowLimit (${vol.ActiveLeaseEvictLowLimit}), got ${JSON.stringify(String(vol.ActiveLeaseEvictHighLimit))}`);
       }
-      const persist = { containerPrefix: vol.MetadataContainerPrefix, checkpointIntervalMs: ms(vol.CheckpointInterval), checkpointJournalBytes: vol.CheckpointJournalBytes, pageBytes: vol.CheckpointPageBytes, autoFormat: vol.AutoFormat };
+      const persist = { containerPrefix: vol.MetadataContainerPrefix, checkpointIntervalMs: ms(vol.CheckpointInterval), checkpointJournalBytes: vol.CheckpointJournalBytes, pageBytes: vol.CheckpointPageBytes, unreferencedSegmentGraceMs: ms(vol.UnreferencedSegmentGrace), autoFormat: vol.AutoFormat };
       volumes.push({ name: v, accountName: vol.AccountName, leaseEvictLowLimit: vol.ActiveLeaseEvictLowLimit, leaseEvictHighLimit: vol.ActiveLeaseEvictHighLimit, ...(vol.Persistence !== "memory" ? { persist } : {}) });
       if (vol.Persistence !== undefined) explicit.set(v, vol.Persistence);
     }

@@ -22,11 +22,11 @@ function load(volumeLines: string[], objectStore: boolean, overrides: string[] =
 }
 
 test("persistence defaults to the object store when one is configured, memory otherwise", () => {
-  assert.deepEqual(load([], true).volumes[0]!.persist, { containerPrefix: "proxyfs_", checkpointIntervalMs: 60_000, checkpointJournalBytes: 8 << 20, pageBytes: 65536, autoFormat: true });
+  assert.deepEqual(load([], true).volumes[0]!.persist, { containerPrefix: "proxyfs_", checkpointIntervalMs: 60_000, checkpointJournalBytes: 8 << 20, pageBytes: 65536, unreferencedSegmentGraceMs: 600_000, autoFormat: true });
   assert.equal(load([], false).volumes[0]!.persist, undefined);
   assert.equal(load(["Persistence: memory"], true).volumes[0]!.persist, undefined);
-  const p = load(["MetadataContainerPrefix: vol7_", "CheckpointInterval: 2s", "CheckpointJournalBytes: 65536", "CheckpointPageBytes: 4096", "AutoFormat: false"], true).volumes[0]!.persist;
-  assert.deepEqual(p, { containerPrefix: "vol7_", checkpointIntervalMs: 2000, checkpointJournalBytes: 65536, pageBytes: 4096, autoFormat: false });
+  const p = load(["MetadataContainerPrefix: vol7_", "CheckpointInterval: 2s", "CheckpointJournalBytes: 65536", "CheckpointPageBytes: 4096", "UnreferencedSegmentGrace: 30s", "AutoFormat: false"], true).volumes[0]!.persist;
+  assert.deepEqual(p, { containerPrefix: "vol7_", checkpointIntervalMs: 2000, checkpointJournalBytes: 65536, pageBytes: 4096, unreferencedSegmentGraceMs: 30_000, autoFormat: false });
   assert.throws(() => load(["CheckpointPageBytes: 100"], true), (e: unknown) => e instanceof Error && /CheckpointPageBytes/.test(e.message));
 });
 

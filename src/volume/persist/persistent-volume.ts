@@ -65,6 +65,12 @@ export interface PersistOptions {
   loadProgress?: (pagesLoaded: number, pagesTotal: number, inodesLoaded: number) => void;
   /** Nonces reserved per journaled reservation (default 1000). */
   nonceBlock?: bigint;
+  /**
+   * A provisioned log segment that no file has referenced for this long (an agent that died
+   * mid-write, or never wrote) has its object and record deleted at the next checkpoint
+   * (default 10 minutes; measured from provisioning, or from the start of this process).
+   */
+  unreferencedSegmentGraceMs?: number;
   /** Format an unformatted container on open (default false). */
   autoFormat?: boolean;
   /** Load only: no journal, no checkpoints, no deletes (fsck). Commits stay in memory. */
@@ -194,6 +200,8 @@ export class PersistentVolume {
   #closed = false;
   /** Segments unreferenced at the previous checkpoint (deleted when still so at the next). */
   #gcCandidates = new Set<bigint>();
+  /** Provisioned segments no extent has referenced yet → when they were first seen so (ms). */
+  readonly #neverReferenced = new Map<bigint, number>();
   readonly #stats: PersistStats = { epoch: 0, gen: 0, journalBatchesReplayed: 0, checkpoints: 0, segmentsDeleted: 0, objectsDeleted: 0, pagesWritten: 0, lastCheckpointPages: 0 };
 
   private constructor(o: PersistOptions, header: CheckpointHeader) {
@@ -339,7 +347,16 @@ export class PersistentVolume {
 
   #onCommit(r: CommitRecord): void {
     if (this.#phase === "tree") return;
-    for (const m of r.mutations) this.#dirty.note(m);
+    for (const m of r.mutations) {
+      this.#dirty.note(m);
+      if (m.op === "putSegment") {
+        if (this.store.segmentRefBytes(m.segment) === 0n && !this.#neverReferenced.has(m.segment)) this.#neverReferenced.set(m.segment, Date.now());
+      } else if (m.op === "extents") {
+        for (const x of m.delta.added) this.#neverReferenced.delete(x.segment);
+      } else if (m.op === "deleteSegment") {
+        this.#neverReferenced.delete(m.segment);
+      }
+    }
     if (this.#phase !== "live" || this.#journal === undefined) return;
     this.#journal.append(encodeCommit(r));
     const block = this.#o.nonceBlock ?? 1000n;
@@ -437,6 +454,13 @@ export class PersistentVolume {
     }
     this.store.advanceNonce(reserved);
     this.#reserved = reserved;
+    // Records of segments never referenced (not in the unreferenced set, which holds segments
+    // whose references fell to zero): their grace period restarts now.
+    const unrefNow = new Set(this.store.unreferencedSegments());
+    const t = Date.now();
+    for (const seg of this.store.segments.keys()) {
+      if (this.store.segmentRefBytes(seg) === 0n && !unrefNow.has(seg)) this.#neverReferenced.set(seg, t);
+    }
     (this as { volume: Volume }).volume = new Volume({ ...this.#o.volume, accountName: this.#o.accountName, store: this.store });
     this.#phase = "live";
     this.#log("info", `${this.container}: recovered epoch ${h.epoch} gen ${h.gen} (${h.version === 1 ? h.v1Pages.length : h.pageCount} pages, ${this.#stats.journalBatchesReplayed} journal batches, ${this.store.inodeCount()} inodes, next nonce ${this.store.peekNonce()})`);
@@ -531,6 +555,38 @@ export class PersistentVolume {
     for (const p of [...plan.dropped, ...old.v1Pages]) if (await deleteQuietly(os, this.container, p)) this.#stats.objectsDeleted++;
     for (const s of j.takeWrittenBelow(seq)) if (await deleteQuietly(os, this.container, journalName(epoch, s))) this.#stats.objectsDeleted++;
     await this.#collectSegments(unreferenced);
+    await this.#collectNeverReferenced();
+  }
+
+  /**
+   * Deletes segments provisioned more than unreferencedSegmentGraceMs ago that no extent ever
+   * referenced (their object may not exist: the PUT may never have happened), then their records.
+   */
+  async #collectNeverReferenced(): Promise<void> {
+    const grace = this.#o.unreferencedSegmentGraceMs ?? 600_000;
+    const now = Date.now();
+    const expired: bigint[] = [];
+    for (const [seg, since] of this.#neverReferenced) if (now - since >= grace) expired.push(seg);
+    if (expired.length === 0) return;
+    const done: bigint[] = [];
+    for (const seg of expired) {
+      const c = this.store.getSegment(seg);
+      if (c === undefined || this.store.segmentRefBytes(seg) !== 0n) {
+        this.#neverReferenced.delete(seg);
+        continue;
+      }
+      await deleteQuietly(this.#os, c, hex16(seg));
+      done.push(seg);
+    }
+    const tx = this.store.begin("collectNeverReferenced");
+    for (const seg of done) {
+      // A Wrote may have referenced it while the DELETE was in flight: then keep the record.
+      if (this.store.segmentRefBytes(seg) === 0n && this.#neverReferenced.has(seg)) tx.deleteSegment(seg);
+    }
+    tx.commit();
+    for (const seg of done) this.#neverReferenced.delete(seg);
+    this.#stats.segmentsDeleted += done.length;
+    if (done.length > 0) this.#log("info", `${this.container}: deleted ${done.length} log segment(s) provisioned but never referenced for ${Math.round(grace / 1000)} s`);
   }
 
   /**
