@@ -354,3 +354,28 @@ test("OPEN without an open handler returns fh 0 (stateless file systems)", async
   const r = await roundTrip(t, request(Opcode.OPEN, 2n, OpenIn.encode({ flags: 0 })).msg);
   assert.deepEqual(OpenOut.decode(r.body), { fh: 0n, openFlags: 0, backingId: 0 });
 });
+
+test("names that are not UTF-8 are refused, never decoded lossily: EINVAL to create, ENOENT to look up", async () => {
+  const seen: string[] = [];
+  const entry = async (_c: RequestContext, _p: bigint, name: string) => { seen.push(name); return { attr: attr(5n, 0o100644) }; };
+  const { t } = await started({
+    lookup: entry,
+    async mkdir(c, p, name) { return entry(c, p, name); },
+    async unlink(_c, _p, name) { seen.push(name); },
+    async rename(_c, from, to) { seen.push(from.name, to.name); },
+    async setxattr(_c, _n, name) { seen.push(name); },
+  });
+  // 0xff is never UTF-8; lossy decoding made "x\xffy" and "x\xfey" the same "x\uFFFDy".
+  const bad = Buffer.from([0x78, 0xff, 0x79, 0]);
+  assert.equal((await roundTrip(t, request(Opcode.LOOKUP, 1n, bad).msg)).error, -Errno.ENOENT);
+  assert.equal((await roundTrip(t, request(Opcode.MKDIR, 1n, MkdirIn.encode({ mode: 0o755, umask: 0 }), bad).msg)).error, -Errno.EINVAL);
+  assert.equal((await roundTrip(t, request(Opcode.UNLINK, 1n, bad).msg)).error, -Errno.ENOENT);
+  assert.equal((await roundTrip(t, request(Opcode.RENAME2, 1n, Rename2In.encode({ newdir: 1n, flags: 0 }), "ok", bad).msg)).error, -Errno.EINVAL);
+  assert.equal((await roundTrip(t, request(Opcode.RENAME2, 1n, Rename2In.encode({ newdir: 1n, flags: 0 }), bad, "ok").msg)).error, -Errno.ENOENT);
+  // A truncated multi-byte sequence (é without its second byte) is invalid too.
+  assert.equal((await roundTrip(t, request(Opcode.LOOKUP, 1n, Buffer.from([0x61, 0xc3, 0])).msg)).error, -Errno.ENOENT);
+  assert.deepEqual(seen, [], "no handler may see a mangled name");
+  // Valid UTF-8 (and U+FFFD written as real UTF-8) still reaches the handler unchanged.
+  assert.equal((await roundTrip(t, request(Opcode.LOOKUP, 1n, "été\uFFFD").msg)).error, 0);
+  assert.deepEqual(seen, ["été\uFFFD"]);
+});

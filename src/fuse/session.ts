@@ -7,6 +7,7 @@
 // INVARIANT: lookupCounts[nodeid] equals the references the kernel holds: +1 for every entry the
 // kernel received (LOOKUP, MKNOD, MKDIR, SYMLINK, LINK, CREATE, TMPFILE, READDIRPLUS except "."
 // and ".."), minus what FORGET/BATCH_FORGET returned.
+import { isUtf8 } from "node:buffer";
 import { EventEmitter } from "node:events";
 import { Errno, FsError, errnoByName, errnoName } from "../base/errno.js";
 import type { Attr, Entry, FuseHandler, InitInfo, NegativeEntry, RequestContext, SetattrRequest } from "./handler.js";
@@ -476,7 +477,7 @@ export class FuseSession extends EventEmitter {
     const ctx = req.ctx;
     switch (req.opcode) {
       case Opcode.LOOKUP: {
-        const name = cstring(b, 0).str;
+        const name = cstring(b, 0, Errno.ENOENT).str;
         const fn = this.#need("lookup");
         return () => entryReply(fn(ctx, n, name));
       }
@@ -513,39 +514,39 @@ export class FuseSession extends EventEmitter {
         return async () => [Buffer.from(await fn(ctx, n), "utf8")];
       }
       case Opcode.SYMLINK: {
-        const name = cstring(b, 0);
-        const target = cstring(b, name.next).str;
+        const name = cstring(b, 0, Errno.EINVAL);
+        const target = cstring(b, name.next, Errno.EINVAL).str;
         const fn = this.#need("symlink");
         return () => entryReply(fn(ctx, n, name.str, target));
       }
       case Opcode.MKNOD: {
         const m = MknodIn.decode(b);
-        const name = cstring(b, MknodIn.size).str;
+        const name = cstring(b, MknodIn.size, Errno.EINVAL).str;
         const fn = this.#need("mknod");
         return () => entryReply(fn(ctx, n, name, { mode: m.mode, rdev: m.rdev, umask: m.umask }));
       }
       case Opcode.MKDIR: {
         const m = MkdirIn.decode(b);
-        const name = cstring(b, MkdirIn.size).str;
+        const name = cstring(b, MkdirIn.size, Errno.EINVAL).str;
         const fn = this.#need("mkdir");
         return () => entryReply(fn(ctx, n, name, { mode: m.mode, umask: m.umask }));
       }
       case Opcode.UNLINK: case Opcode.RMDIR: {
-        const name = cstring(b, 0).str;
+        const name = cstring(b, 0, Errno.ENOENT).str;
         const fn = this.#need(req.opcode === Opcode.UNLINK ? "unlink" : "rmdir");
         return async () => { await fn(ctx, n, name); return []; };
       }
       case Opcode.RENAME: case Opcode.RENAME2: {
         const two = req.opcode === Opcode.RENAME2;
         const r = two ? Rename2In.decode(b) : { ...RenameIn.decode(b), flags: 0 };
-        const from = cstring(b, two ? Rename2In.size : RenameIn.size);
-        const to = cstring(b, from.next).str;
+        const from = cstring(b, two ? Rename2In.size : RenameIn.size, Errno.ENOENT);
+        const to = cstring(b, from.next, Errno.EINVAL).str;
         const fn = this.#need("rename");
         return async () => { await fn(ctx, { parent: n, name: from.str }, { parent: r.newdir, name: to }, r.flags); return []; };
       }
       case Opcode.LINK: {
         const l = LinkIn.decode(b);
-        const name = cstring(b, LinkIn.size).str;
+        const name = cstring(b, LinkIn.size, Errno.EINVAL).str;
         const fn = this.#need("link");
         return () => entryReply(fn(ctx, l.oldnodeid, { parent: n, name }));
       }
@@ -606,7 +607,7 @@ export class FuseSession extends EventEmitter {
       case Opcode.SETXATTR: {
         const head = this.#setxattrExt ? SetxattrIn : SetxattrInCompat;
         const s = head.decode(b);
-        const name = cstring(b, head.size);
+        const name = cstring(b, head.size, Errno.EINVAL);
         if (b.length < name.next + s.size) throw new RangeError(`malformed SETXATTR: value of ${s.size} bytes truncated`);
         const value = Buffer.from(b.subarray(name.next, name.next + s.size));
         const fn = this.#need("setxattr");
@@ -614,7 +615,7 @@ export class FuseSession extends EventEmitter {
       }
       case Opcode.GETXATTR: {
         const g = GetxattrIn.decode(b);
-        const name = cstring(b, GetxattrIn.size).str;
+        const name = cstring(b, GetxattrIn.size, Errno.ENODATA).str;
         const fn = this.#need("getxattr");
         return async () => {
           const value = await fn(ctx, n, name);
@@ -635,7 +636,7 @@ export class FuseSession extends EventEmitter {
         };
       }
       case Opcode.REMOVEXATTR: {
-        const name = cstring(b, 0).str;
+        const name = cstring(b, 0, Errno.ENODATA).str;
         const fn = this.#need("removexattr");
         return async () => { await fn(ctx, n, name); return []; };
       }
@@ -679,7 +680,7 @@ export class FuseSession extends EventEmitter {
       case Opcode.CREATE: case Opcode.TMPFILE: {
         const c = CreateIn.decode(b);
         const tmp = req.opcode === Opcode.TMPFILE;
-        const name = tmp ? "" : cstring(b, CreateIn.size).str;
+        const name = tmp ? "" : cstring(b, CreateIn.size, Errno.EINVAL).str;
         const opts = { mode: c.mode, umask: c.umask, flags: c.flags };
         const run = tmp
           ? ((f) => () => f(ctx, n, opts))(this.#need("tmpfile"))
@@ -754,11 +755,20 @@ export class FuseSession extends EventEmitter {
   }
 }
 
-/** Reads a NUL-terminated UTF-8 string at `offset`; `next` is the offset after the NUL. */
-export function cstring(b: Buffer, offset: number): { str: string; next: number } {
+/**
+ * Reads a NUL-terminated UTF-8 string at `offset`; `next` is the offset after the NUL.
+ * Handlers get names as strings, so bytes that are not UTF-8 could only be decoded lossily
+ * (each bad byte becoming U+FFFD: "x\xffy" and "x\xfey" would be one file, readdir would list
+ * bytes nobody created, and a 255-byte name could grow past NAME_MAX). Such a string fails the
+ * request with `invalid` instead: EINVAL where it would create a name (the error Linux file
+ * systems with strict encodings give), ENOENT/ENODATA where it looks one up (it cannot exist).
+ */
+export function cstring(b: Buffer, offset: number, invalid: number): { str: string; next: number } {
   const end = b.indexOf(0, offset);
   if (end < 0) throw new RangeError(`malformed request: name at offset ${offset} is not NUL-terminated`);
-  return { str: b.toString("utf8", offset, end), next: end + 1 };
+  const bytes = b.subarray(offset, end);
+  if (!isUtf8(bytes)) throw new FsError(invalid, `name ${JSON.stringify(bytes.toString("latin1"))} is not valid UTF-8`);
+  return { str: bytes.toString("utf8"), next: end + 1 };
 }
 
 const STATX_BASIC_STATS = 0x7ff;

@@ -685,6 +685,11 @@ export class AgentFs {
   async fallocate(ino: bigint, fh: bigint, mode: number, offset: bigint, length: bigint): Promise<void> {
     this.#handle(fh, ino, false);
     if (!this.#caps.has(Capability.Fallocate)) throw new FsError(Errno.EOPNOTSUPP, `fallocate needs the ${Capability.Fallocate} extension`);
+    // The server takes ranges up to 2^63-1, but this agent handles sizes as numbers (2^53-1, as
+    // write and truncate check): a file grown past that would fail every later stat with EIO.
+    if (offset + length > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new FsError(Errno.EFBIG, `fallocate of ${length} bytes at ${offset} ends beyond the largest supported file size`);
+    }
     await this.#changing(ino);
     const f = this.#file(ino);
     await this.#flushFile(f, false);

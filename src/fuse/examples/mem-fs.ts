@@ -116,7 +116,6 @@ export interface MemFsOptions {
 }
 
 const isDir = (m: number) => (m & S_IFMT) === S_IFDIR;
-const isReg = (m: number) => (m & S_IFMT) === S_IFREG;
 
 // Wall-clock nanoseconds that never go backwards within this process: the epoch offset is
 // fixed once and the monotonic clock supplies the rest.
@@ -279,9 +278,13 @@ export class MemFs implements FuseHandler {
     }
   }
 
-  /** Clears set-user-ID, and set-group-ID when group-executable (a write or chown by a non-owner must not keep privileges). */
+  /**
+   * Clears set-user-ID, and set-group-ID when group-executable (a write or chown by a non-owner
+   * must not keep privileges). Every non-directory: Linux's chown_common kills the bits on fifos,
+   * sockets and device nodes too (pjdfstest chown/00); writes and truncates reach regular files only.
+   */
   #killSuidgid(i: Inode): void {
-    if (!isReg(i.mode)) return;
+    if (isDir(i.mode)) return;
     let m = i.mode & ~S_ISUID;
     if (m & S_IXGRP) m &= ~S_ISGID;
     i.mode = m;

@@ -639,6 +639,24 @@ export function posixSuite(getMountpoint: () => string, opts: PosixSuiteOptions 
       assert.equal(fs.statSync(p).uid, 1);
     });
 
+    // pjdfstest chown/00 found MemFs keeping the bits on special files.
+    t("chown clears set-user-ID and set-group-ID on fifos, sockets and device nodes too", () => {
+      const d = area("chown-special");
+      for (const kind of ["fifo", "sock", "chr"]) {
+        const p = join(d, kind);
+        pyOk("mknod", { path: p, kind, mode: 0o644, major: 1, minor: 3 });
+        fs.chownSync(p, NOBODY, OTHER);
+        fs.chmodSync(p, 0o6755);
+        // The owner moves it to its own group (allowed), which must drop both bits (group-executable).
+        const r = pyOk<[string, { mode: number; gid: number }]>("ops", { ops: [["chown", p, -1, NOBODY], ["stat", p]] }, { as: NOBODY });
+        assert.equal(r[0], "ok", kind);
+        assert.deepEqual([r[1].mode & 0o7777, r[1].gid], [0o755, NOBODY], `${kind}: chown by the owner`);
+        fs.chmodSync(p, 0o6755);
+        fs.chownSync(p, 0, 0);
+        assert.equal(fs.lstatSync(p).mode & 0o7777, 0o755, `${kind}: chown by root`);
+      }
+    }, { skip: !opts.otherUsers ? "needs allow_other (otherUsers)" : opts.specialFiles === false ? "special files not supported" : false });
+
     t("utimes with nanosecond precision; UTIME_NOW; mtime changes on write and not on read", async () => {
       const p = join(area("utimes"), "f");
       fs.writeFileSync(p, "x");
