@@ -232,12 +232,6 @@ describe("POSIX suite on a pfsagentd mount of a volume on real Swift", { skip },
     fsxOps: 300,
     statfsTracksUsage: true,
     skip: [
-      // st_blocks is derived from the size (StatStruct has no allocated-block count).
-      "holes read as zeros, use no blocks, and are found by SEEK_DATA/SEEK_HOLE",
-      "a 1 TiB sparse file holding a few bytes",
-      // Fifos and sockets work (Mknod extension); device numbers are not reported back
-      // (StatStruct has no rdev), so the device-node part of this test cannot pass.
-      "mknod: fifo, character and block devices, socket",
       // FUSE_TMPFILE is implemented neither by the FUSE library nor by ProxyFS.
       "O_TMPFILE: an unnamed file, then linked into the directory",
       // Checks that df names the suite's directory as the mount point; here the suite runs in a
