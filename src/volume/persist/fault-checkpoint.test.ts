@@ -46,9 +46,9 @@ test("object-store faults during checkpoints: nothing unsynced is acknowledged, 
   const segStore = new SwiftObjectStore({ authenticate: tempAuth({ authUrl: swift.authUrl, user: "test:tester", key: "testing" }) });
   const conf = join(dir, "proxyfsd.conf");
   writeProxyfsdConf(conf, { authUrl: proxy.authUrl, user: "test:tester", key: "testing", account: "AUTH_test", tlsDir: join(dir, "tls"), checkpointInterval: "200ms", checkpointJournalBytes: 4096,
-    // Short retry delays and a timeout above the longest injected hang: faults cost tens of ms, not
-    // the 1 s default first retry, so "acknowledgements go on" does not depend on the seed.
-    objectStoreLines: ["SwiftRetryDelay: 50ms", "SwiftRetryExpBackoff: 1.5", "SwiftTimeout: 5s"] });
+    // Short retry delays, so "acknowledgements go on" does not depend on the seed, and a timeout
+    // below the injected hangs (1-1.5 s, or for good), so hung requests end in real client timeouts.
+    objectStoreLines: ["SwiftRetryDelay: 50ms", "SwiftRetryExpBackoff: 1.5", "SwiftTimeout: 400ms"] });
   let p: Proxyfsd | undefined;
   let m: MountedClient | undefined;
   const restart = async (): Promise<void> => {
