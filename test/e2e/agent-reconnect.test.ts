@@ -24,7 +24,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseJson } from "../../src/base/json/index.js";
-import { orphanMountId, orphanName } from "../../src/agent/fs/agent-fs.js";
+import { orphanMountId, orphanName } from "../../src/agent/fs/orphan-dir.js";
 import {
   canMount, cleanupSetup, isMounted, killAllChildren, startAgent, startServers, writeAgentConf, type AgentSetup, type Servers,
 } from "./testing/agent-harness.js";

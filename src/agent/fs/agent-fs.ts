@@ -32,6 +32,7 @@ import { FileInode, type PendingSegment } from "./file-inode.js";
 import { safeNumber, toFsError } from "./fs-errors.js";
 import { LeaseTable, type LeaseOptions, type LeaseState } from "./lease-table.js";
 import { LogSegment } from "./log-segment.js";
+import { ORPHAN_DIR, OrphanDir } from "./orphan-dir.js";
 import { ReadCache } from "./read-cache.js";
 import { Semaphore } from "./semaphore.js";
 
@@ -133,8 +134,6 @@ const O_TRUNC = 0o1000;
 const O_APPEND = 0o2000;
 const FALLOC_FL_KEEP_SIZE = 1;
 const ROOT_INO = 1n;
-/** Hidden root directory holding unlinked files that are still open here (see the header). */
-export const ORPHAN_DIR = ".pfsagent-orphans";
 const FALLOC_FL_PUNCH_HOLE = 2;
 const FALLOC_FL_ZERO_RANGE = 0x10;
 
@@ -163,9 +162,8 @@ export class AgentFs {
   readonly #dirty = new Map<bigint, FileInode>();
   readonly #handles = new Map<bigint, Handle>();
   #nextFh = 1n;
-  /** Inodes moved into ORPHAN_DIR while open: inode → name there. */
-  readonly #orphans = new Map<bigint, string>();
-  #orphanDir: Promise<bigint> | undefined;
+  /** Files moved into ORPHAN_DIR while open here (see orphan-dir.ts). */
+  readonly #orphans: OrphanDir;
   #nextSegmentId = 1;
   #stats = {
     logSegmentPuts: 0, logSegmentPutBytes: 0, logSegmentPutFailures: 0, logSegmentReadHits: 0, wroteFailures: 0, extentMapFetches: 0,
@@ -220,8 +218,9 @@ export class AgentFs {
       lineCount: this.#o.readCacheLineCount,
       fetch: (container, object, start, length) => this.#fetchLine(container, object, start, length),
     });
+    this.#orphans = new OrphanDir({ call: (method, request) => this.#rpc.call(method, request), mountId: () => this.#mountId, log: this.#log });
     // Orphans of dead mounts (SEMANTICS.md): swept in the background, once per mount.
-    this.orphanSweep = this.#caps.has(Capability.MountsAlive) ? this.#sweepOrphans() : Promise.resolve(0);
+    this.orphanSweep = this.#caps.has(Capability.MountsAlive) ? this.#orphans.sweep() : Promise.resolve(0);
   }
 
   /** Resolves with the number of stale orphans removed at mount (0 without the MountsAlive extension). */
@@ -241,23 +240,7 @@ export class AgentFs {
     this.#mountId = mountId;
     // RPCInterruptType.Unmount (0): the table drops every lease locally and sends nothing.
     if (this.#leases !== undefined) await this.#leases.interrupt(0, 0n);
-    await this.#rehomeOrphans();
-  }
-
-  /** Renames every open orphan whose hidden name embeds another MountID than the current one. */
-  async #rehomeOrphans(): Promise<void> {
-    for (const [ino, hidden] of [...this.#orphans]) {
-      const name = orphanName(this.#mountId, ino);
-      if (hidden === name || this.#orphans.get(ino) !== hidden) continue;
-      try {
-        const dir = await this.#getOrphanDir();
-        await this.#rpc.call("RpcRename", { MountID: this.#mountId, SrcDirInodeNumber: dir, SrcBasename: hidden, DstDirInodeNumber: dir, DstBasename: name });
-        if (this.#orphans.get(ino) === hidden) this.#orphans.set(ino, name);
-        else await this.#rpc.call("RpcUnlink", { ...this.#h(dir), Basename: name }); // its last close came meanwhile
-      } catch (err) {
-        this.#log.warn(`renaming unlinked open file ${ORPHAN_DIR}/${hidden} to ${name}: ${(err as Error)?.message ?? String(err)}`);
-      }
-    }
+    await this.#orphans.rehome();
   }
 
   get stats(): AgentFsStats {
@@ -547,7 +530,7 @@ export class AgentFs {
 
   /**
    * If `name` in `dir` is the last link of a regular file open here, moves it into ORPHAN_DIR
-   * (so the server keeps the inode) and returns true; the last close unlinks it (#reapOrphan).
+   * (so the server keeps the inode) and returns true; the last close unlinks it (OrphanDir.reap).
    */
   async #orphanIfOpen(dir: bigint, name: string): Promise<boolean> {
     if (this.#handles.size === 0) return false;
@@ -559,95 +542,8 @@ export class AgentFs {
     }
     const f = this.#files.get(r.InodeNumber);
     if (!f || f.openCount === 0 || (r.FileMode & S_IFMT) !== S_IFREG || r.NumLinks !== 1n || this.#orphans.has(r.InodeNumber)) return false;
-    const orphans = await this.#getOrphanDir();
-    const hidden = orphanName(this.#mountId, r.InodeNumber);
-    await this.#call("RpcRename", { MountID: this.#mountId, SrcDirInodeNumber: dir, SrcBasename: name, DstDirInodeNumber: orphans, DstBasename: hidden });
-    this.#orphans.set(r.InodeNumber, hidden);
-    if (hidden !== orphanName(this.#mountId, r.InodeNumber)) await this.#rehomeOrphans(); // re-mounted meanwhile
+    await this.#orphans.hide(dir, name, r.InodeNumber);
     return true;
-  }
-
-  /** ORPHAN_DIR's inode, made (root-only, mode 0700) on first use. */
-  #getOrphanDir(): Promise<bigint> {
-    this.#orphanDir ??= (async () => {
-      const find = async () => (await this.#rpc.call("RpcLookup", { ...this.#h(ROOT_INO), Basename: ORPHAN_DIR })).InodeNumber;
-      try {
-        return await find();
-      } catch {
-        try {
-          return (await this.#rpc.call("RpcMkdir", { ...this.#h(ROOT_INO), Basename: ORPHAN_DIR, UserID: 0, GroupID: 0, FileMode: 0o700 })).InodeNumber;
-        } catch {
-          return await find(); // made concurrently by another agent
-        }
-      }
-    })();
-    const p = this.#orphanDir;
-    p.catch(() => { if (this.#orphanDir === p) this.#orphanDir = undefined; });
-    return p.catch((err: unknown) => { throw toFsError(err, Errno.EIO, `making ${ORPHAN_DIR}`); });
-  }
-
-  /**
-   * Removes what dead mounts left in ORPHAN_DIR (an agent killed with unlinked files open). An
-   * entry belongs to the mount its name embeds (orphanName); it is removed only when that MountID
-   * is not this mount and the server says it is not mounted (RpcMountsAlive): a dead mount can send
-   * no RPC, so nobody can be using the file, while a live agent's open files are left alone. Names
-   * that are not orphanName()s are never touched. Failures are logged, never fatal.
-   */
-  async #sweepOrphans(): Promise<number> {
-    try {
-      let dir: bigint;
-      try {
-        dir = (await this.#rpc.call("RpcLookup", { ...this.#h(ROOT_INO), Basename: ORPHAN_DIR })).InodeNumber;
-      } catch {
-        return 0; // no ORPHAN_DIR: nothing to sweep
-      }
-      const byMount = new Map<string, string[]>();
-      for (let prev = -1n; ;) {
-        const r = await this.#rpc.call("RpcReaddirByLoc", { ...this.#h(dir), MaxEntries: 1024n, PrevDirEntLocation: prev });
-        const ents = r.DirEnts ?? [];
-        if (ents.length === 0) break;
-        for (const e of ents) {
-          const id = orphanMountId(e.Basename);
-          if (id === undefined || id === this.#mountId) continue;
-          if (!byMount.has(id)) byMount.set(id, []);
-          byMount.get(id)!.push(e.Basename);
-        }
-        prev = ents[ents.length - 1]!.NextDirLocation - 1n;
-      }
-      if (byMount.size === 0) return 0;
-      const ids = [...byMount.keys()];
-      const alive = (await this.#rpc.call("RpcMountsAlive", { MountID: this.#mountId, MountIDs: ids })).Alive;
-      let removed = 0;
-      for (const [i, id] of ids.entries()) {
-        if (alive[i] !== false) continue;
-        for (const name of byMount.get(id)!) {
-          try {
-            await this.#rpc.call("RpcUnlink", { ...this.#h(dir), Basename: name });
-            removed++;
-          } catch (err) {
-            this.#log.warn(`removing stale orphan ${ORPHAN_DIR}/${name}: ${(err as Error)?.message ?? String(err)}`);
-          }
-        }
-      }
-      if (removed > 0) this.#log.info(`removed ${removed} unlinked file(s) left open by dead mounts from ${ORPHAN_DIR}`);
-      return removed;
-    } catch (err) {
-      this.#log.warn(`sweeping ${ORPHAN_DIR}: ${(err as Error)?.message ?? String(err)}`);
-      return 0;
-    }
-  }
-
-  /** Last close of an orphaned file: its data is flushed, then its hidden name is removed. */
-  async #reapOrphan(f: FileInode): Promise<void> {
-    const hidden = this.#orphans.get(f.ino);
-    if (hidden === undefined || f.openCount > 0) return;
-    this.#orphans.delete(f.ino);
-    try {
-      await this.#flushFile(f, false);
-      await this.#rpc.call("RpcUnlink", { ...this.#h(await this.#getOrphanDir()), Basename: hidden });
-    } catch (err) {
-      this.#log.warn(`removing unlinked open file ${ORPHAN_DIR}/${hidden}: ${(err as Error)?.message ?? String(err)}`);
-    }
   }
 
   async rmdir(parent: bigint, name: string): Promise<void> {
@@ -885,7 +781,7 @@ export class AgentFs {
     // completes in the background (the FileInode lives on while it is dirty).
     const f = this.#files.get(ino); // before #closeHandle, which may forget it
     this.#closeHandle(fh);
-    if (f && this.#orphans.has(ino)) await this.#reapOrphan(f);
+    if (f && f.openCount === 0 && this.#orphans.has(ino)) await this.#orphans.reap(ino, () => this.#flushFile(f, false));
   }
 
   async write(ino: bigint, fh: bigint, offset: bigint, data: Buffer): Promise<number> {
@@ -1134,18 +1030,4 @@ export function parsePhysPath(physPath: string): ObjectRef {
     throw new Error(`RpcProvisionObject returned PhysPath ${JSON.stringify(physPath)}, not /v1/<account>/<container>/<object>`);
   }
   return { container: parts[3]!, object: parts[4]! };
-}
-
-/**
- * The hidden name of an unlinked-but-open file in ORPHAN_DIR. The MountID is base64, whose "/"
- * is never allowed in a name (the server answers EINVAL): it and "+" are mapped to base64url.
- */
-export function orphanName(mountId: string, ino: bigint): string {
-  return `${mountId.replace(/\//g, "_").replace(/\+/g, "-")}-${ino}`;
-}
-
-/** The MountID an orphanName() embeds, or undefined when `name` is not one. */
-export function orphanMountId(name: string): string | undefined {
-  const m = /^([A-Za-z0-9_-]{22}==)-(\d+)$/.exec(name);
-  return m ? m[1]!.replace(/_/g, "/").replace(/-/g, "+") : undefined;
 }

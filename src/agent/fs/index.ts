@@ -6,3 +6,4 @@ export { ReadCache, ShortObjectError, type FetchLine } from "./read-cache.js";
 export { Semaphore } from "./semaphore.js";
 export { LogSegment, type LogSegmentIo } from "./log-segment.js";
 export { toFsError, safeNumber } from "./fs-errors.js";
+export { OrphanDir, ORPHAN_DIR, orphanName, orphanMountId } from "./orphan-dir.js";

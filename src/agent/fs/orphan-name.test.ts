@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { orphanName } from "./agent-fs.js";
+import { orphanName } from "./orphan-dir.js";
 
 test("orphanName() never contains a slash, whatever the base64 MountID holds", () => {
   // A MountID with "/" made unlink of an open file fail with EINVAL (regression).
