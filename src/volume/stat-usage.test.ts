@@ -4,7 +4,8 @@
 // fresh store), and statfs reports totals minus that usage.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MemoryVolumeStore, ROOT_CALLER, S_IFCHR, Volume, type CommitRecord, type VolumeStore } from "./index.js";
+import { applyCommit } from "./apply-commit.js";
+import { MemoryVolumeStore, ROOT_CALLER, S_IFCHR, Volume, type CommitRecord } from "./index.js";
 
 const root = ROOT_CALLER;
 const KiB = 1024n;
@@ -153,32 +154,9 @@ test("the running total equals the sum over all files through aborts, unlinks an
   assert.ok(store.allocatedBytes() > 0n);
   // Recovery replays committed transactions through the same transaction API (persist/).
   const fresh = new MemoryVolumeStore();
-  for (const r of records) replay(fresh, r);
+  for (const r of records) applyCommit(fresh, r);
   assert.equal(fresh.allocatedBytes(), store.allocatedBytes());
   assert.equal(fresh.allocatedBytes(), summed(fresh));
   assert.deepEqual(new Volume({ store: fresh }).statfs(), v.statfs());
 });
 
-/** Applies one committed transaction to `store`, as a journal replay does. */
-function replay(store: VolumeStore, r: CommitRecord): void {
-  const tx = store.begin(r.op);
-  for (const m of r.mutations) {
-    switch (m.op) {
-      case "putInode": tx.putInode(m.rec); break;
-      case "deleteInode": tx.deleteInode(m.ino); break;
-      case "putDirEntry": tx.putDirEntry(m.dir, m.name, m.entry); break;
-      case "deleteDirEntry": tx.deleteDirEntry(m.dir, m.name); break;
-      case "createDir": tx.createDir(m.dir); break;
-      case "deleteDir": tx.deleteDir(m.dir); break;
-      case "extents": tx.updateExtents(m.ino, (map) => {
-        map.apply(m.delta);
-        return m.delta;
-      }); break;
-      case "deleteExtentMap": tx.deleteExtentMap(m.ino); break;
-      case "putSegment": tx.putSegment(m.segment, m.container); break;
-      case "deleteSegment": tx.deleteSegment(m.segment); break;
-      case "nonce": break;
-    }
-  }
-  tx.commit();
-}

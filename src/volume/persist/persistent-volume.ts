@@ -15,6 +15,7 @@
 // - persisted tree + current values of (dirty keys, extent keys of wiped files, changed unref
 //   keys) = the current state: every key whose value changed since the tree's cut is in that set.
 import { ObjectStoreError, listAllObjects, type ObjectStore } from "../../objstore/index.js";
+import { applyCommit } from "../apply-commit.js";
 import { MemoryVolumeStore } from "../memory-volume-store.js";
 import { Volume, hex16, type VolumeOptions } from "../volume.js";
 import type { CommitRecord } from "../volume-store.js";
@@ -467,29 +468,9 @@ export class PersistentVolume {
   }
 
   #replay(r: CommitRecord): void {
-    const tx = this.store.begin(r.op);
     try {
-      for (const m of r.mutations) {
-        switch (m.op) {
-          case "putInode": tx.putInode(m.rec); break;
-          case "deleteInode": tx.deleteInode(m.ino); break;
-          case "putDirEntry": tx.putDirEntry(m.dir, m.name, m.entry); break;
-          case "deleteDirEntry": tx.deleteDirEntry(m.dir, m.name); break;
-          case "createDir": tx.createDir(m.dir); break;
-          case "deleteDir": tx.deleteDir(m.dir); break;
-          case "extents": tx.updateExtents(m.ino, (map) => {
-            map.apply(m.delta);
-            return m.delta;
-          }); break;
-          case "deleteExtentMap": tx.deleteExtentMap(m.ino); break;
-          case "putSegment": tx.putSegment(m.segment, m.container); break;
-          case "deleteSegment": tx.deleteSegment(m.segment); break;
-          case "nonce": break; // covered by the reservation applied after replay
-        }
-      }
-      tx.commit();
+      applyCommit(this.store, r); // nonce mutations: covered by the reservation applied after replay
     } catch (err) {
-      tx.abort();
       throw new PersistError("ERR_PERSIST", `${this.container}: cannot replay a "${r.op}" transaction: ${(err as Error).message}`);
     }
   }
