@@ -23,7 +23,7 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ObjectStoreError, SwiftObjectStore, listAllObjects, tempAuth } from "../src/objstore/index.js";
+import { SwiftObjectStore, emptyAccount, tempAuth } from "../src/objstore/index.js";
 import { mountClient, type MountedClient } from "../src/volume/server/testing/jsonrpc-call.js";
 
 const self = fileURLToPath(import.meta.url);
@@ -298,14 +298,7 @@ async function main(): Promise<void> {
 async function wipeAccount(account: string): Promise<void> {
   const store = new SwiftObjectStore({ authenticate: tempAuth({ authUrl: SWIFT_AUTH, user: "admin:admin", key: "admin", transformStorageUrl: (u) => u.replace(/\/v1\/[^/]+$/, `/v1/${account}`) }) });
   try {
-    for (const c of await store.listContainers()) {
-      try {
-        for await (const e of listAllObjects(store, c.name)) if (e.kind === "object") await store.deleteObject(c.name, e.name).catch(() => {});
-        await store.deleteContainer(c.name);
-      } catch (err) {
-        if (!ObjectStoreError.is(err, "NotFound")) throw err;
-      }
-    }
+    await emptyAccount(store);
   } finally {
     await store.close();
   }

@@ -9,3 +9,4 @@ export { tempAuth, proxyfsStorageUrl, type SwiftAuthenticate, type SwiftCredenti
 export { RetryPolicy, DEFAULT_RETRY, type SwiftRetryConfig } from "./swift/retry-policy.js";
 export { SwiftApiServer, parseUserSpec, type SwiftApiServerOptions, type SwiftUser } from "./server/swift-api-server.js";
 export { listAllObjects } from "./list-all.js";
+export { emptyAccount } from "./empty-account.js";

@@ -10,26 +10,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ObjectStoreError, SwiftObjectStore, listAllObjects, tempAuth } from "../../objstore/index.js";
+import { SwiftObjectStore, emptyAccount, tempAuth } from "../../objstore/index.js";
 import { mountClient, type MountedClient } from "../server/testing/jsonrpc-call.js";
-import { Prng, testSeed } from "../testing/prng.js";
+import { Prng, testSeed } from "../../base/testing/prng.js";
 import { CrashWorkload, crashCycles, fsckConf, runPfs, startProxyfsd, writeProxyfsdConf, type Proxyfsd } from "./testing/crash-harness.js";
 
 const enabled = process.env.PFS_TEST_SWIFT === "1";
 const KILLS = Number(process.env.PROXYFS_CRASH_SWIFT_KILLS ?? 50);
 const AUTH_URL = "http://127.0.0.1:8080/auth/v1.0";
-
-/** Deletes every object and container of the store's account (best effort: a test cleanup). */
-async function wipeAccount(store: SwiftObjectStore): Promise<void> {
-  for (const c of await store.listContainers()) {
-    try {
-      for await (const e of listAllObjects(store, c.name)) if (e.kind === "object") await store.deleteObject(c.name, e.name).catch(() => {});
-      await store.deleteContainer(c.name);
-    } catch (err) {
-      if (!ObjectStoreError.is(err, "NotFound")) throw err;
-    }
-  }
-}
 
 test(`crash on real Swift: ${KILLS} x kill -9 of proxyfsd under load loses no synced mutation; fsck clean`, { skip: enabled ? false : "needs PFS_TEST_SWIFT=1 (real Swift from scripts/swift-saio.sh)", timeout: 600_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "persist-crash-swift-"));
@@ -72,7 +60,7 @@ test(`crash on real Swift: ${KILLS} x kill -9 of proxyfsd under load loses no sy
   } finally {
     await p?.kill9();
     await m?.rpc.close().catch(() => {});
-    await wipeAccount(segStore).catch((err) => t.diagnostic(`cleanup of ${account}: ${(err as Error).message}`));
+    await emptyAccount(segStore).catch((err) => t.diagnostic(`cleanup of ${account}: ${(err as Error).message}`));
     await segStore.close();
     rmSync(dir, { recursive: true, force: true });
   }
