@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ExtentMap, type Extent, type ExtentDelta } from "./extent-map.js";
-import { Prng, testSeed } from "./testing/prng.js";
+import { Prng, testSeed } from "../base/testing/prng.js";
 
 // Byte `off` of log segment `seg`: a deterministic pattern so misplaced bytes show.
 function segByte(seg: number, off: number): number {

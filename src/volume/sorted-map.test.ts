@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { SortedMap, compareNames } from "./sorted-map.js";
-import { Prng, testSeed } from "./testing/prng.js";
+import { Prng, testSeed } from "../base/testing/prng.js";
 
 const cmp = (a: number, b: number): number => a - b;
 

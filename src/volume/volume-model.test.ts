@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FsError } from "../base/index.js";
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, Volume, type Caller } from "./index.js";
-import { Prng, testSeed } from "./testing/prng.js";
+import { Prng, testSeed } from "../base/testing/prng.js";
 
 const LINK_MAX = 4;
 type Kind = "dir" | "reg" | "lnk" | "fifo";

@@ -20,18 +20,8 @@ import { join } from "node:path";
 import {
   canMount, cleanupSetup, killAllChildren, startAgent, startServers, writeAgentConf, type AgentProcess, type AgentSetup, type Servers,
 } from "./testing/agent-harness.js";
+import { mulberry32 } from "../../src/base/testing/prng.js";
 
-/** Deterministic PRNG (mulberry32): a failing sequence replays from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function errCode(fn: () => unknown): string | undefined {
   try {
@@ -115,7 +105,7 @@ describe("pfsagentd mounts under exercisers", { skip: canMount ? false : "needs 
 
   test("seeded fsx-style sequence: every read matches the model, then so does the second agent's copy", () => {
     const seed = 20261127;
-    const rnd = prng(seed);
+    const rnd = mulberry32(seed);
     const int = (n: number) => Math.floor(rnd() * n);
     const MAX = 1 << 20;
     const model = Buffer.alloc(MAX);

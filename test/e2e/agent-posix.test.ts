@@ -12,18 +12,8 @@ import { posixSuite } from "../../src/fuse/testing/posix-suite.js";
 import {
   canMount, cleanupSetup, killAllChildren, startAgent, startServers, writeAgentConf, type AgentProcess, type AgentSetup, type Servers,
 } from "./testing/agent-harness.js";
+import { mulberry32 } from "../../src/base/testing/prng.js";
 
-/** Deterministic PRNG (mulberry32), so a failing sequence can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Asserts two buffers are equal, naming the first differing offset (deepEqual of MiBs is unreadable). */
 function assertSameBytes(actual: Buffer, expected: Buffer, what: string): void {
@@ -70,7 +60,7 @@ describe("pfsagentd mount: POSIX suite and data integrity", { skip: canMount ? f
   });
 
   test("data integrity: random writes, overwrites, truncates and sparse extents match a local reference, also from a second agent", { timeout: 60_000 }, async () => {
-    const rnd = prng(0x5eed1);
+    const rnd = mulberry32(0x5eed1);
     const local = mkdtempSync(join(tmpdir(), "agent-posix-ref-"));
     try {
       const refPath = join(local, "ref");

@@ -2,22 +2,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ExtentFile } from "./mem-fs-extents.js";
 import { F_RDLCK, F_UNLCK, F_WRLCK, LockTable } from "./mem-fs-locks.js";
+import { mulberry32 } from "../../base/testing/prng.js";
 
-/** Deterministic PRNG (mulberry32) so a failure names a reproducible seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test("ExtentFile matches a flat-buffer model under random writes, truncates, punches and allocations", () => {
   for (const seed of [1, 2, 3, 42]) {
-    const rnd = prng(seed);
+    const rnd = mulberry32(seed);
     const f = new ExtentFile();
     const MAX = 300_000;
     // The model: a flat buffer of which the first `size` bytes are the file.

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryObjectStore, listAllObjects, type ObjectStore, type PutBody, type PutOptions, type PutResult } from "../../objstore/index.js";
-import { Prng, testSeed } from "../testing/prng.js";
+import { Prng, testSeed } from "../../base/testing/prng.js";
 import { FsError } from "../../base/errno.js";
 import { ROOT_CALLER, ROOT_INO } from "../types.js";
 import { MemoryVolumeStore } from "../memory-volume-store.js";

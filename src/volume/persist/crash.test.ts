@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SwiftApiServer, SwiftObjectStore, tempAuth } from "../../objstore/index.js";
 import { mountClient, type MountedClient } from "../server/testing/jsonrpc-call.js";
-import { Prng, testSeed } from "../testing/prng.js";
+import { Prng, testSeed } from "../../base/testing/prng.js";
 import { CrashWorkload, crashCycles, fsckConf, runPfs, startProxyfsd, writeProxyfsdConf, type Proxyfsd } from "./testing/crash-harness.js";
 
 const KILLS = Number(process.env.PROXYFS_CRASH_KILLS ?? 50);

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SwiftApiServer, SwiftObjectStore, tempAuth } from "../../objstore/index.js";
 import { mountClient, type MountedClient } from "../server/testing/jsonrpc-call.js";
-import { Prng, testSeed } from "../testing/prng.js";
+import { Prng, testSeed } from "../../base/testing/prng.js";
 import { CrashWorkload, crashCycles, fsckConf, runPfs, startProxyfsd, writeProxyfsdConf, type Proxyfsd } from "./testing/crash-harness.js";
 import { FaultProxy, type FaultRule } from "./testing/fault-proxy.js";
 

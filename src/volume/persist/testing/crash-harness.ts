@@ -13,7 +13,7 @@ import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { ObjectStore } from "../../../objstore/index.js";
 import { mountClient, type MountedClient } from "../../server/testing/jsonrpc-call.js";
-import { Prng } from "../../testing/prng.js";
+import { Prng } from "../../../base/testing/prng.js";
 
 const proxyfsdBin = fileURLToPath(new URL("../../../cmd/proxyfsd.js", import.meta.url));
 const pfsBin = fileURLToPath(new URL("../../../cmd/pfs.js", import.meta.url));

@@ -12,7 +12,7 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import { Prng } from "../../testing/prng.js";
+import { Prng } from "../../../base/testing/prng.js";
 
 export type FaultAction = { kind: "status"; status: number } | { kind: "hang"; holdMs: number } | { kind: "lose-reply"; holdMs: number };
 
