@@ -14,16 +14,13 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseJson } from "../../src/base/json/index.js";
 import { extensionRpcMethods, retryRpcMethods } from "../../src/proto/index.js";
 import { capturedMessages } from "../../src/proto/testing/captured-messages.js";
 import {
   canMount, cleanupSetup, killAllChildren, startAgent, startServers, writeAgentConf, type AgentSetup, type Servers,
 } from "./testing/agent-harness.js";
-import { startRelay, type Relay, type RelayedFrame } from "./testing/rpc-relay.js";
+import { startServersBehindRelay, type Relay, type RelayedFrame, type RelayedServers } from "./testing/rpc-relay.js";
 
 const skip = canMount && spawnSync("python3", ["-c", "1"]).status === 0 ? false : "needs root, /dev/fuse and python3";
 
@@ -212,25 +209,21 @@ function httpRequests(raw: string): Array<{ line: string; headers: Array<[string
 }
 
 describe("pfsagentd speaks 1.17.1 on the wire", { skip }, () => {
-  let tlsDir = "";
+  let env: RelayedServers | undefined;
   let servers: Servers | undefined;
   let relay: Relay | undefined;
   const setups: AgentSetup[] = [];
 
   before(async () => {
-    tlsDir = mkdtempSync(join(tmpdir(), "pfs-interop-tls-"));
-    relay = await startRelay({ tlsDir });
-    // The relay owns 127.0.0.1:P; proxyfsd listens on 127.0.0.2:P and advertises 127.0.0.1:P.
-    servers = await startServers({ extraArgs: ["--tls-dir", tlsDir, "--retry-host", "127.0.0.2", "--retry-port", String(relay.port)] });
+    env = await startServersBehindRelay("pfs-interop-tls-");
+    ({ relay, servers } = env);
     await relay.setHttpTarget(servers.swiftPort);
   });
 
   after(async () => {
     killAllChildren();
-    await relay?.stop();
     for (const s of setups) cleanupSetup(s);
-    await servers?.stop();
-    rmSync(tlsDir, { recursive: true, force: true });
+    await env?.stop();
   });
 
   test("every request matches the captured 1.17.1 requests field by field", { timeout: 120_000 }, async (t) => {
@@ -430,23 +423,20 @@ assert got == [b"through the fifo " * 1000], got[:1]
 });
 
 describe("pfsagentd against a proxyfsd that offers no extensions", { skip }, () => {
-  let tlsDir = "";
+  let env: RelayedServers | undefined;
   let servers: Servers | undefined;
   let relay: Relay | undefined;
   const setups: AgentSetup[] = [];
 
   before(async () => {
-    tlsDir = mkdtempSync(join(tmpdir(), "pfs-interop-tls-"));
-    relay = await startRelay({ tlsDir });
-    servers = await startServers({ extraArgs: ["--tls-dir", tlsDir, "--retry-host", "127.0.0.2", "--retry-port", String(relay.port), "--no-extensions"] });
+    env = await startServersBehindRelay("pfs-interop-tls-", ["--no-extensions"]);
+    ({ relay, servers } = env);
   });
 
   after(async () => {
     killAllChildren();
-    await relay?.stop();
     for (const s of setups) cleanupSetup(s);
-    await servers?.stop();
-    rmSync(tlsDir, { recursive: true, force: true });
+    await env?.stop();
   });
 
   test("fallocate, renameat2 flags, SEEK_DATA/SEEK_HOLE and mknod fall back; no extension method is sent", { timeout: 60_000 }, async () => {

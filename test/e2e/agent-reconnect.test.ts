@@ -28,7 +28,7 @@ import { orphanMountId, orphanName } from "../../src/agent/fs/orphan-dir.js";
 import {
   canMount, cleanupSetup, isMounted, killAllChildren, startAgent, startServers, writeAgentConf, type AgentSetup, type Servers,
 } from "./testing/agent-harness.js";
-import { startRelay, type Relay } from "./testing/rpc-relay.js";
+import { startServersBehindRelay, type Relay, type RelayedServers } from "./testing/rpc-relay.js";
 import { Errno } from "../../src/base/errno.js";
 import { ROOT_CALLER } from "../../src/volume/index.js";
 import { RpcConnectError, RpcReplyError } from "../../src/rpc/index.js";
@@ -104,23 +104,20 @@ function freePort(): Promise<number> {
 }
 
 describe("pfsagentd: retryrpc connection cut repeatedly during a workload", { skip }, () => {
-  let tlsDir = "";
+  let env: RelayedServers | undefined;
   let servers: Servers | undefined;
   let relay: Relay | undefined;
   const setups: AgentSetup[] = [];
 
   before(async () => {
-    tlsDir = mkdtempSync(join(tmpdir(), "pfs-reconnect-tls-"));
-    relay = await startRelay({ tlsDir });
-    servers = await startServers({ extraArgs: ["--tls-dir", tlsDir, "--retry-host", "127.0.0.2", "--retry-port", String(relay.port), "--control"] });
+    env = await startServersBehindRelay("pfs-reconnect-tls-", ["--control"]);
+    ({ relay, servers } = env);
   });
 
   after(async () => {
     killAllChildren();
-    await relay?.stop();
     for (const s of setups) cleanupSetup(s);
-    await servers?.stop();
-    rmSync(tlsDir, { recursive: true, force: true });
+    await env?.stop();
   });
 
   test("every operation succeeds exactly once and the tree is complete", { timeout: 120_000 }, async (t) => {

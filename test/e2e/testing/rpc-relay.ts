@@ -1,7 +1,11 @@
 // Starts rpc-relay-main.js (a recording, cuttable TLS relay between pfsagentd and proxyfsd, plus an
 // optional recording HTTP relay in front of the Swift-API server) and talks to its control port.
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startServers, type Servers } from "./agent-harness.js";
 import type { RelayedFrame } from "./rpc-relay-main.js";
 
 export type { RelayedFrame };
@@ -58,4 +62,38 @@ export function startRelay(options: { tlsDir: string; httpTargetPort?: number })
       });
     });
   });
+}
+
+export interface RelayedServers {
+  relay: Relay;
+  servers: Servers;
+  /** Stops the servers and the relay and removes the TLS directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * servers-main behind a relay: the relay owns 127.0.0.1:P and terminates TLS with the servers'
+ * credentials (a fresh TLS directory named after `tmpPrefix`); proxyfsd listens on 127.0.0.2:P
+ * and advertises 127.0.0.1:P, so every agent's retryrpc connection goes through the relay.
+ */
+export async function startServersBehindRelay(tmpPrefix: string, extraArgs: string[] = []): Promise<RelayedServers> {
+  const tlsDir = mkdtempSync(join(tmpdir(), tmpPrefix));
+  let relay: Relay | undefined;
+  try {
+    relay = await startRelay({ tlsDir });
+    const servers = await startServers({ extraArgs: ["--tls-dir", tlsDir, "--retry-host", "127.0.0.2", "--retry-port", String(relay.port), ...extraArgs] });
+    const r = relay;
+    return {
+      relay: r, servers,
+      async stop() {
+        await r.stop();
+        await servers.stop();
+        rmSync(tlsDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await relay?.stop();
+    rmSync(tlsDir, { recursive: true, force: true });
+    throw err;
+  }
 }
