@@ -63,6 +63,53 @@ export interface MountsAliveReply {
   Alive: boolean[];
 }
 
+/**
+ * RpcSetAttrPlus: the attribute changes of one setattr(2) applied as one transaction, as root
+ * (like RpcChmod/RpcChown/RpcResize/RpcSetTime). Valid says which fields count (SETATTR_* bits);
+ * times are nanoseconds since the epoch. Reply: the new StatStruct.
+ */
+export interface SetAttrPlusRequest {
+  MountID: string;
+  InodeNumber: bigint;
+  Valid: number;
+  FileMode: number;
+  UserID: number;
+  GroupID: number;
+  Size: bigint;
+  ATimeNs: bigint;
+  MTimeNs: bigint;
+}
+export const SETATTR_MODE = 1;
+export const SETATTR_UID = 2;
+export const SETATTR_GID = 4;
+export const SETATTR_SIZE = 8;
+export const SETATTR_ATIME = 16;
+export const SETATTR_MTIME = 32;
+
+/** RpcSync: resolves once every change this mount was answered for is durable in the object store. */
+export interface SyncRequest {
+  MountID: string;
+}
+
+/**
+ * One operation of RpcReplay: the method it was sent as, its request as that method's JSON
+ * encoding (MountID inside is ignored: the caller's is used) and the inode it created or acted on
+ * as the agent was told (0 when none).
+ */
+export interface ReplayOp {
+  Method: string;
+  Request: string;
+  InodeNumber: bigint;
+}
+export interface ReplayRequest {
+  MountID: string;
+  Ops: ReplayOp[];
+}
+/** Per op: "applied", "present" (already in effect), "skipped" (superseded) or "error: <errno>". */
+export interface ReplayReply {
+  Outcomes: string[];
+}
+
 export const SEEK_DATA = 3;
 export const SEEK_HOLE = 4;
 
@@ -80,6 +127,14 @@ export const MknodRequestCodec = defineStruct<MknodRequest>()("MknodRequest", {
   MountID: "string", InodeNumber: "i64", Basename: "string", UserID: "i32", GroupID: "i32", FileMode: "u32", Rdev: "u32",
 });
 
+export const SetAttrPlusRequestCodec = defineStruct<SetAttrPlusRequest>()("SetAttrPlusRequest", {
+  MountID: "string", InodeNumber: "i64", Valid: "u32", FileMode: "u32", UserID: "i32", GroupID: "i32", Size: "u64", ATimeNs: "u64", MTimeNs: "u64",
+});
+export const SyncRequestCodec = defineStruct<SyncRequest>()("SyncRequest", { MountID: "string" });
+export const ReplayOpCodec = defineStruct<ReplayOp>()("ReplayOp", { Method: "string", Request: "string", InodeNumber: "i64" });
+export const ReplayRequestCodec = defineStruct<ReplayRequest>()("ReplayRequest", { MountID: "string", Ops: arrayOf(ReplayOpCodec) });
+export const ReplayReplyCodec = defineStruct<ReplayReply>()("ReplayReply", { Outcomes: arrayOf("string") });
+
 /** Which capability each extension method needs. */
 export const extensionMethodCapability = {
   RpcRename2: Capability.Rename2,
@@ -87,4 +142,12 @@ export const extensionMethodCapability = {
   RpcSeek: Capability.SeekDataHole,
   RpcMknod: Capability.Mknod,
   RpcMountsAlive: Capability.MountsAlive,
+  RpcCreatePlus: Capability.Plus,
+  RpcMkdirPlus: Capability.Plus,
+  RpcSymlinkPlus: Capability.Plus,
+  RpcMknodPlus: Capability.Plus,
+  RpcLinkPlus: Capability.Plus,
+  RpcSetAttrPlus: Capability.Plus,
+  RpcSync: Capability.EarlyReply,
+  RpcReplay: Capability.EarlyReply,
 } as const;

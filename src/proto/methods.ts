@@ -7,6 +7,7 @@ import { MountByAccountNameReplyCodec, MountByAccountNameRequestCodec, UnmountRe
 import type { StructCodec } from "./schema.js";
 import {
   FallocateRequestCodec, MknodRequestCodec, MountsAliveReplyCodec, MountsAliveRequestCodec, Rename2RequestCodec, SeekReplyCodec, SeekRequestCodec,
+  ReplayReplyCodec, ReplayRequestCodec, SetAttrPlusRequestCodec, SyncRequestCodec,
 } from "./extensions.js";
 
 interface MethodSpec<Req, Rep> {
@@ -54,6 +55,14 @@ export const extensionRpcMethods = {
   RpcSeek: m(SeekRequestCodec, SeekReplyCodec),
   RpcMknod: m(MknodRequestCodec, S.InodeReplyCodec),
   RpcMountsAlive: m(MountsAliveRequestCodec, MountsAliveReplyCodec),
+  RpcCreatePlus: m(S.CreateRequestCodec, S.LookupPlusReplyCodec),
+  RpcMkdirPlus: m(S.CreateRequestCodec, S.LookupPlusReplyCodec),
+  RpcSymlinkPlus: m(S.SymlinkRequestCodec, S.LookupPlusReplyCodec),
+  RpcMknodPlus: m(MknodRequestCodec, S.LookupPlusReplyCodec),
+  RpcLinkPlus: m(S.LinkRequestCodec, S.LookupPlusReplyCodec),
+  RpcSetAttrPlus: m(SetAttrPlusRequestCodec, S.StatStructCodec),
+  RpcSync: m(SyncRequestCodec, S.WroteReplyCodec),
+  RpcReplay: m(ReplayRequestCodec, ReplayReplyCodec),
 } as const;
 
 /** Every retryrpc method our agent and server know: 1.17.1's plus the extensions. */

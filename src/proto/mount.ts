@@ -57,6 +57,27 @@ export const Capability = {
   MountsAlive: "pfs-mounts-alive-v1",
   /** Every StatStruct the server sends this mount also carries AllocatedBytes and Rdev. */
   StatExtended: "pfs-stat-extended-v1",
+  /**
+   * RpcCreatePlus, RpcMkdirPlus, RpcSymlinkPlus, RpcMknodPlus, RpcLinkPlus (reply: InodeNumber and
+   * the StatStruct, like RpcLookupPlus) and RpcSetAttrPlus (several attribute changes, one reply
+   * with the new StatStruct): one round trip where 1.17.1 needs two or more.
+   */
+  Plus: "pfs-plus-v1",
+  /**
+   * Early replies: mutations of this mount are answered once applied in memory, before their
+   * journal batch is durable. RpcSync waits until everything the mount was answered is durable;
+   * RpcReplay re-applies, after a proxyfsd restart, operations that may not have become durable
+   * (conditionally, with the inode numbers the agent was told). A reply to ANY mount waits until
+   * the changes of other mounts it could reveal are durable (SEMANTICS.md "Early replies").
+   */
+  EarlyReply: "pfs-early-reply-v1",
+  /**
+   * The server revokes (interrupts with Release) the leases other mounts hold on a directory
+   * before any change of its entries, and on a directory under which such a mount learned an
+   * inode's attributes before any change of that inode: a Shared lease on a directory lets an
+   * agent cache its entries, negative lookups and its children's attributes.
+   */
+  MetaCache: "pfs-meta-cache-v1",
 } as const;
 
 /** Server side: the capabilities a mount gets = offered by the agent ∩ supported here, in the agent's order. */

@@ -194,6 +194,9 @@ export class Volume {
   readonly #containers: Array<{ name: string; objects: number }> = [];
   #nextContainer = 0;
 
+  /** Set only inside withInodeNumber: the number the next created node gets. */
+  #replayIno: bigint | undefined;
+
   constructor(options: VolumeOptions = {}) {
     this.#store = options.store ?? new MemoryVolumeStore();
     this.#now = options.now ?? defaultClock();
@@ -337,6 +340,23 @@ export class Volume {
     const e = this.#store.getDirEntry(dir, name);
     if (e === undefined) throw fsError("ENOENT", `no entry ${JSON.stringify(name)} in directory ${dir}`);
     return attrOf(this.#inode(this.#store, e.ino));
+  }
+
+  /**
+   * Runs `fn` (one create/mkdir/mknod/symlink) so that the node it creates gets inode number `ino`
+   * instead of a new one: RpcReplay re-creates, after a restart, a node whose number an agent was
+   * told before the crash lost it. `ino` must be below the nonce sequence (handed out before:
+   * recovery resumes above every number ever revealed) and not in use, else EINVAL/EEXIST.
+   */
+  withInodeNumber<T>(ino: bigint, fn: () => T): T {
+    if (ino <= 1n || ino >= this.#store.peekNonce()) throw fsError("EINVAL", `inode number ${ino} was never handed out`);
+    if (this.#store.getInode(ino) !== undefined) throw fsError("EEXIST", `inode ${ino} exists`);
+    this.#replayIno = ino;
+    try {
+      return fn();
+    } finally {
+      this.#replayIno = undefined;
+    }
   }
 
   /** Creates a regular file; `mode` permission bits (& 0o7777, umask already applied). */
@@ -956,7 +976,8 @@ export class Volume {
       // inode_init_owner / mode_strip_sgid: a non-member cannot create a setgid-executable file.
       if (!newIsDir && (m & S_ISGID) !== 0 && (m & 0o010) !== 0 && caller.uid !== 0 && !inGroup(caller, gid)) m &= ~S_ISGID;
       const now = this.#now();
-      const ino = tx.allocateNonce();
+      const ino = this.#replayIno ?? tx.allocateNonce();
+      this.#replayIno = undefined;
       const rec: Mutable<InodeRecord> = newRecord(ino, m, caller.uid, gid, now, newIsDir ? dir : 0n);
       if (type === S_IFLNK) {
         rec.symlinkTarget = target;

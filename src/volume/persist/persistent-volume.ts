@@ -192,6 +192,8 @@ export class PersistentVolume {
   #rebuild = false;
   readonly #loadProblems: string[] = [];
   #reserved: bigint;
+  /** The highest reservation known durable (header or a durable "reserve" line). */
+  #durableReserved: bigint;
   #gen = 0;
   #bytesAtCheckpoint = 0;
   #positionAtCheckpoint = 0;
@@ -212,6 +214,7 @@ export class PersistentVolume {
     this.container = metaContainer(o.containerPrefix ?? DEFAULT_CONTAINER_PREFIX);
     this.#header = header;
     this.#reserved = header.reservedNonce;
+    this.#durableReserved = header.reservedNonce;
     this.store = new MemoryVolumeStore({ onCommit: (r) => this.#onCommit(r) });
     this.volume = undefined as unknown as Volume; // set by open() once the state is loaded
   }
@@ -305,6 +308,20 @@ export class PersistentVolume {
     return this.#journal?.position ?? 0;
   }
 
+  /** Journal position known durable (every line below it is stored). */
+  get durablePosition(): number {
+    return this.#journal?.durablePosition ?? this.position;
+  }
+
+  /**
+   * Whether every nonce handed out so far (inode and segment numbers) lies below a durable
+   * reservation, so a reply revealing one may go out before the journal batch holding its
+   * transaction is durable (early replies): a restart never hands such a number out again.
+   */
+  noncesDurable(): boolean {
+    return this.#journal === undefined || this.store.peekNonce() <= this.#durableReserved;
+  }
+
   /** Resolves once every transaction committed before `position` (default: now) is durable. */
   sync(position?: number): Promise<void> {
     return this.#journal === undefined ? Promise.resolve() : this.#journal.sync(position);
@@ -363,8 +380,12 @@ export class PersistentVolume {
     const block = this.#o.nonceBlock ?? 1000n;
     if (this.store.peekNonce() + block / 2n > this.#reserved) {
       // Journaled before any reply that reveals these nonces (replies wait for sync()).
-      this.#reserved = this.store.peekNonce() + block;
-      this.#journal.append(encodeReserve(this.#reserved));
+      const reserved = this.store.peekNonce() + block;
+      this.#reserved = reserved;
+      this.#journal.append(encodeReserve(reserved));
+      void this.#journal.sync().then(() => {
+        if (reserved > this.#durableReserved) this.#durableReserved = reserved;
+      });
     }
     if (this.#journal.bytesWritten - this.#bytesAtCheckpoint > (this.#o.checkpointJournalBytes ?? 8 << 20) && this.#checkpointing === undefined) {
       this.#schedule();
@@ -455,6 +476,7 @@ export class PersistentVolume {
     }
     this.store.advanceNonce(reserved);
     this.#reserved = reserved;
+    if (reserved > this.#durableReserved) this.#durableReserved = reserved;
     // Records of segments never referenced (not in the unreferenced set, which holds segments
     // whose references fell to zero): their grace period restarts now.
     const unrefNow = new Set(this.store.unreferencedSegments());

@@ -56,13 +56,21 @@ interface Waiter {
 class InodeLease {
   readonly holders = new Map<string, Holder>();
   readonly queue: Waiter[] = [];
+  /** Mutations by a mount waiting for every OTHER holder to go (LeaseManager.fence). */
+  readonly fences: Array<{ mountId: string; resolve: () => void }> = [];
   promoting: { mountId: string; resolve: (reply: number) => void } | null = null;
   timer: NodeJS.Timeout | null = null;
 
   constructor(readonly ino: bigint) {}
 
   get idle(): boolean {
-    return this.holders.size === 0 && this.queue.length === 0 && this.promoting === null;
+    return this.holders.size === 0 && this.queue.length === 0 && this.promoting === null && this.fences.length === 0;
+  }
+
+  /** Whether a mount other than `mountId` holds this lease. */
+  heldByOther(mountId: string): boolean {
+    for (const m of this.holders.keys()) if (m !== mountId) return true;
+    return false;
   }
 
   involves(mountId: string): boolean {
@@ -80,6 +88,9 @@ export interface LeaseStats {
   interruptsSent: number;
   expired: number;
   evicted: number;
+  /** fence() calls, and those that had to wait for other mounts to release. */
+  fences: number;
+  fenceWaits: number;
 }
 
 export class LeaseManager {
@@ -87,7 +98,13 @@ export class LeaseManager {
   /** Insertion order = least recently used first (re-inserted on every request). */
   readonly #leases = new Map<bigint, InodeLease>();
   #closed = false;
-  readonly #stats: LeaseStats = { leases: 0, interruptsSent: 0, expired: 0, evicted: 0 };
+  readonly #stats: LeaseStats = { leases: 0, interruptsSent: 0, expired: 0, evicted: 0, fences: 0, fenceWaits: 0 };
+  /**
+   * MetaCache coverage: inode -> directories under whose lease some mount learned its attributes
+   * (cover()). A change of the inode revokes other mounts' leases on those directories too.
+   * Entries whose directory nobody holds any more are dropped lazily (fence, #sweepCovers).
+   */
+  readonly #covers = new Map<bigint, Set<bigint>>();
 
   constructor(options: LeaseManagerOptions) {
     this.#o = {
@@ -136,7 +153,7 @@ export class LeaseManager {
       case LeaseRequestType.Exclusive: {
         const kind: Kind = type === LeaseRequestType.Shared ? "shared" : "exclusive";
         if (l.involves(mountId)) return LeaseReplyType.Denied; // duplicate request from one mount
-        const free = l.queue.length === 0 && l.promoting === null;
+        const free = l.queue.length === 0 && l.promoting === null && l.fences.length === 0;
         if (free && l.holders.size === 0) {
           this.#grant(l, mountId, "exclusive"); // Shared on a free inode is granted Exclusive (1.17.1)
           return LeaseReplyType.Exclusive;
@@ -183,6 +200,69 @@ export class LeaseManager {
     }
   }
 
+  /**
+   * MetaCache: `mountId`, holding a lease on directory `dir`, was just told the attributes of
+   * `child` (lookup, readdir-plus, create-plus in `dir`); until that lease goes, a change of
+   * `child` by another mount must revoke it. Nothing is recorded when `dir` is not held.
+   */
+  cover(mountId: string, dir: bigint, child: bigint): void {
+    if (dir === child || this.#leases.get(dir)?.holders.has(mountId) !== true) return;
+    let dirs = this.#covers.get(child);
+    if (dirs === undefined) {
+      dirs = new Set();
+      this.#covers.set(child, dirs);
+      if (this.#covers.size > 2 * this.#leases.size + 1024) this.#sweepCovers();
+    }
+    dirs.add(dir);
+  }
+
+  /**
+   * Before mount `mountId` changes inodes `inos` (directory entries or attributes): every other
+   * mount's lease on them, and on directories covering them (cover()), is revoked with Release
+   * interrupts. Returns undefined when nothing had to be revoked (the caller goes on in the same
+   * tick), else a promise that resolves once those leases are gone (released or expired).
+   * The caller must apply its change synchronously when it resolves: no grant can reach a reader
+   * in between, as grants only become visible to other mounts in later I/O callbacks.
+   * Unlike lease requests, a fence interrupts young grants at once (minLeaseDurationMs is for
+   * lease ping-pong; a mutation must not wait for it).
+   */
+  fence(mountId: string, inos: readonly bigint[]): Promise<void> | undefined {
+    this.#stats.fences++;
+    let waits: Promise<void>[] | undefined;
+    const seen = new Set<bigint>();
+    const visit = (ino: bigint): void => {
+      if (seen.has(ino)) return;
+      seen.add(ino);
+      const l = this.#leases.get(ino);
+      if (l === undefined || this.#closed || !l.heldByOther(mountId)) return;
+      (waits ??= []).push(new Promise<void>((resolve) => {
+        l.fences.push({ mountId, resolve });
+        this.#interrupt(l);
+      }));
+    };
+    for (const ino of inos) {
+      visit(ino);
+      const dirs = this.#covers.get(ino);
+      if (dirs === undefined) continue;
+      for (const d of dirs) {
+        if (this.#leases.get(d)?.holders.size) visit(d);
+        else dirs.delete(d);
+      }
+      if (dirs.size === 0) this.#covers.delete(ino);
+    }
+    if (waits === undefined) return undefined;
+    this.#stats.fenceWaits++;
+    return Promise.all(waits).then(() => undefined);
+  }
+
+  /** Drops coverage by directories nobody holds (bounds #covers by the leases in force). */
+  #sweepCovers(): void {
+    for (const [child, dirs] of this.#covers) {
+      for (const d of dirs) if (!this.#leases.get(d)?.holders.size) dirs.delete(d);
+      if (dirs.size === 0) this.#covers.delete(child);
+    }
+  }
+
   /** Drops every lease, promotion and waiting request of a mount (unmount). Waiters get Denied. */
   releaseAll(mountId: string): void {
     for (const l of this.#leases.values()) {
@@ -208,6 +288,7 @@ export class LeaseManager {
       l.promoting?.resolve(LeaseReplyType.Denied);
       l.promoting = null;
       for (const w of l.queue.splice(0)) w.resolve(LeaseReplyType.Denied);
+      for (const f of l.fences.splice(0)) f.resolve();
     }
   }
 
@@ -217,6 +298,20 @@ export class LeaseManager {
 
   /** Hands the lease to whoever can have it now, then re-evaluates interrupts. */
   #advance(l: InodeLease): void {
+    if (l.fences.length > 0) {
+      for (let i = l.fences.length - 1; i >= 0; i--) {
+        const f = l.fences[i]!;
+        if (!l.heldByOther(f.mountId)) {
+          l.fences.splice(i, 1);
+          f.resolve();
+        }
+      }
+      // Waiting mutations go first: no new grant may make them wait again.
+      if (l.fences.length > 0) {
+        this.#interrupt(l);
+        return;
+      }
+    }
     const p = l.promoting;
     if (p !== null && l.holders.size === 1 && l.holders.has(p.mountId)) {
       l.promoting = null;
@@ -243,6 +338,11 @@ export class LeaseManager {
   /** Who must be interrupted, and with what, for the request at the head to proceed. */
   #targets(l: InodeLease): Array<[string, Holder, number]> {
     const out: Array<[string, Holder, number]> = [];
+    if (l.fences.length > 0) {
+      const owner = l.fences[0]!.mountId;
+      for (const [m, h] of l.holders) if (m !== owner) out.push([m, h, RPCInterruptType.Release]);
+      return out;
+    }
     if (l.promoting !== null) {
       for (const [m, h] of l.holders) if (m !== l.promoting.mountId) out.push([m, h, RPCInterruptType.Release]);
     } else if (l.queue.length > 0) {
@@ -272,7 +372,7 @@ export class LeaseManager {
     let next = Infinity;
     let expiredAny = false;
     for (const [mountId, h, type] of targets) {
-      const eligible = h.grantedAt + minMs;
+      const eligible = l.fences.length > 0 ? h.grantedAt : h.grantedAt + minMs;
       if (now < eligible) {
         next = Math.min(next, eligible);
         continue;

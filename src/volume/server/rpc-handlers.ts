@@ -15,8 +15,10 @@ import { RpcHandlerError } from "../../rpc/index.js";
 import type { ObjectStore } from "../../objstore/index.js";
 import {
   Capability, UNKNOWN_MOUNT_ERRSTR, leaseUnknownMountErrstr, SEEK_DATA, SEEK_HOLE,
-  type ProxyFsHandlers, type StatStruct, type Reply, type DirEntry as WireDirEntry,
+  SETATTR_ATIME, SETATTR_GID, SETATTR_MODE, SETATTR_MTIME, SETATTR_SIZE, SETATTR_UID,
+  type ProxyFsHandlers, type StatStruct, type Reply, type DirEntry as WireDirEntry, type LookupPlusReply,
 } from "../../proto/index.js";
+import { replayOps } from "./replay.js";
 import { ROOT_CALLER, type Attr, type Caller } from "../types.js";
 import type { Volume, DirEntry } from "../volume.js";
 import type { LeaseManager } from "./lease-manager.js";
@@ -75,6 +77,7 @@ function callerOf(uid: number, gid: number): Caller {
 }
 
 export function createRpcHandlers(ctx: HandlerContext): ProxyFsHandlers {
+  const renameInos = (mountId: string, req: Parameters<typeof renameInosOf>[1]): bigint[] => renameInosOf(vol(mountId), req);
   const mountOf = (mountId: string): Mount<ServedVolume> => {
     const m = ctx.mounts.get(mountId);
     if (m === undefined) throw new RpcHandlerError(UNKNOWN_MOUNT_ERRSTR);
@@ -87,6 +90,33 @@ export function createRpcHandlers(ctx: HandlerContext): ProxyFsHandlers {
     if (!m.capabilities.has(capability)) throw new FsError(Errno.ENOENT, `capability ${capability} not agreed`);
     return m.volume.volume;
   };
+  /**
+   * Runs `apply` once no mount other than `mountId` holds a lease on `inos` or on a directory
+   * covering them (LeaseManager.fence): synchronously when none does, else right after they
+   * are revoked (no await between the revocation and the change, see fence()).
+   */
+  const fenced = <T>(mountId: string, inos: readonly bigint[], apply: () => T): T | Promise<T> => {
+    const wait = mountOf(mountId).volume.leases.fence(mountId, inos);
+    return wait === undefined ? apply() : wait.then(apply);
+  };
+  /** The inode `name` in `dir` names now, if any (the victim a removal or rename will touch). */
+  const entryIno = (mountId: string, dir: bigint, name: string): bigint[] => {
+    try {
+      return [vol(mountId).lookup(ROOT_CALLER, dir, name).ino];
+    } catch {
+      return [];
+    }
+  };
+  /** MetaCache: record that `mountId` learned `child`'s attributes under its lease on `dir`. */
+  const covers = (mountId: string, dir: bigint, child: bigint): void => {
+    const m = mountOf(mountId);
+    if (m.capabilities.has(Capability.MetaCache)) m.volume.leases.cover(mountId, dir, child);
+  };
+  const plusOf = (mountId: string, dir: bigint, a: Attr): LookupPlusReply => {
+    covers(mountId, dir, a.ino);
+    return { InodeNumber: a.ino, ...statFor(mountId)(a) };
+  };
+
   /** statOf for this mount: extended fields only when it agreed StatExtended. */
   const statFor = (mountId: string): ((a: Attr) => StatStruct) => {
     const m = mountOf(mountId);
@@ -95,7 +125,7 @@ export function createRpcHandlers(ctx: HandlerContext): ProxyFsHandlers {
     return (a) => statOf(a, { allocatedBytes: v.allocatedBytes(a.ino) });
   };
 
-  return {
+  const self: ProxyFsHandlers = {
     RpcPing: async (req) => ({ Message: `pong ${Buffer.byteLength(req.Message)} bytes` }),
 
     RpcLease: async (req) => {
@@ -109,47 +139,47 @@ export function createRpcHandlers(ctx: HandlerContext): ProxyFsHandlers {
 
     RpcLookup: async (req) => ({ InodeNumber: vol(req.MountID).lookup(ROOT_CALLER, req.InodeNumber, req.Basename).ino }),
 
-    RpcLookupPlus: async (req) => {
-      const a = vol(req.MountID).lookup(ROOT_CALLER, req.InodeNumber, req.Basename);
-      return { InodeNumber: a.ino, ...statFor(req.MountID)(a) };
-    },
+    RpcLookupPlus: async (req) => plusOf(req.MountID, req.InodeNumber, vol(req.MountID).lookup(ROOT_CALLER, req.InodeNumber, req.Basename)),
 
     RpcCreate: async (req) => ({
-      InodeNumber: vol(req.MountID).create(callerOf(req.UserID, req.GroupID), req.InodeNumber, req.Basename, req.FileMode & 0o7777).ino,
+      InodeNumber: (await fenced(req.MountID, [req.InodeNumber], () => vol(req.MountID).create(callerOf(req.UserID, req.GroupID), req.InodeNumber, req.Basename, req.FileMode & 0o7777))).ino,
     }),
 
     RpcMkdir: async (req) => ({
-      InodeNumber: vol(req.MountID).mkdir(callerOf(req.UserID, req.GroupID), req.InodeNumber, req.Basename, req.FileMode & 0o7777).ino,
+      InodeNumber: (await fenced(req.MountID, [req.InodeNumber], () => vol(req.MountID).mkdir(callerOf(req.UserID, req.GroupID), req.InodeNumber, req.Basename, req.FileMode & 0o7777))).ino,
     }),
 
     RpcSymlink: async (req) => ({
-      InodeNumber: vol(req.MountID).symlink(callerOf(req.UserID, req.GroupID), req.InodeNumber, req.Basename, req.Target).ino,
+      InodeNumber: (await fenced(req.MountID, [req.InodeNumber], () => vol(req.MountID).symlink(callerOf(req.UserID, req.GroupID), req.InodeNumber, req.Basename, req.Target))).ino,
     }),
 
     RpcReadSymlink: async (req) => ({ Target: vol(req.MountID).readlink(req.InodeNumber) }),
 
     RpcLink: async (req) => {
-      vol(req.MountID).link(ROOT_CALLER, req.TargetInodeNumber, req.InodeNumber, req.Basename);
+      await fenced(req.MountID, [req.InodeNumber, req.TargetInodeNumber], () => vol(req.MountID).link(ROOT_CALLER, req.TargetInodeNumber, req.InodeNumber, req.Basename));
       return ZERO_REPLY;
     },
 
     RpcUnlink: async (req) => {
-      vol(req.MountID).unlink(ROOT_CALLER, req.InodeNumber, req.Basename);
+      const inos = [req.InodeNumber, ...entryIno(req.MountID, req.InodeNumber, req.Basename)];
+      await fenced(req.MountID, inos, () => vol(req.MountID).unlink(ROOT_CALLER, req.InodeNumber, req.Basename));
       return ZERO_REPLY;
     },
 
     RpcRmdir: async (req) => {
-      vol(req.MountID).rmdir(ROOT_CALLER, req.InodeNumber, req.Basename);
+      const inos = [req.InodeNumber, ...entryIno(req.MountID, req.InodeNumber, req.Basename)];
+      await fenced(req.MountID, inos, () => vol(req.MountID).rmdir(ROOT_CALLER, req.InodeNumber, req.Basename));
       return ZERO_REPLY;
     },
 
     RpcRename: async (req) => {
-      vol(req.MountID).rename(ROOT_CALLER, req.SrcDirInodeNumber, req.SrcBasename, req.DstDirInodeNumber, req.DstBasename, 0);
+      await fenced(req.MountID, renameInos(req.MountID, req), () =>
+        vol(req.MountID).rename(ROOT_CALLER, req.SrcDirInodeNumber, req.SrcBasename, req.DstDirInodeNumber, req.DstBasename, 0));
       return ZERO_REPLY;
     },
 
     RpcChmod: async (req) => {
-      vol(req.MountID).setattr(ROOT_CALLER, req.InodeNumber, { mode: req.FileMode & 0o7777 });
+      await fenced(req.MountID, [req.InodeNumber], () => vol(req.MountID).setattr(ROOT_CALLER, req.InodeNumber, { mode: req.FileMode & 0o7777 }));
       return ZERO_REPLY;
     },
 
@@ -157,12 +187,12 @@ export function createRpcHandlers(ctx: HandlerContext): ProxyFsHandlers {
       const ch: { uid?: number; gid?: number } = {};
       if (req.UserID !== -1) ch.uid = callerOf(req.UserID, 0).uid;
       if (req.GroupID !== -1) ch.gid = callerOf(0, req.GroupID).gid;
-      vol(req.MountID).setattr(ROOT_CALLER, req.InodeNumber, ch);
+      await fenced(req.MountID, [req.InodeNumber], () => vol(req.MountID).setattr(ROOT_CALLER, req.InodeNumber, ch));
       return ZERO_REPLY;
     },
 
     RpcResize: async (req) => {
-      vol(req.MountID).setattr(ROOT_CALLER, req.InodeNumber, { size: req.NewSize });
+      await fenced(req.MountID, [req.InodeNumber], () => vol(req.MountID).setattr(ROOT_CALLER, req.InodeNumber, { size: req.NewSize }));
       return ZERO_REPLY;
     },
 
@@ -170,7 +200,7 @@ export function createRpcHandlers(ctx: HandlerContext): ProxyFsHandlers {
       const ch: { atimeNs?: bigint; mtimeNs?: bigint } = {};
       if (req.ATimeNs !== 0n) ch.atimeNs = req.ATimeNs;
       if (req.MTimeNs !== 0n) ch.mtimeNs = req.MTimeNs;
-      vol(req.MountID).setattr(ROOT_CALLER, req.InodeNumber, ch);
+      await fenced(req.MountID, [req.InodeNumber], () => vol(req.MountID).setattr(ROOT_CALLER, req.InodeNumber, ch));
       return ZERO_REPLY;
     },
 
@@ -195,6 +225,7 @@ export function createRpcHandlers(ctx: HandlerContext): ProxyFsHandlers {
 
     RpcReaddirPlusByLoc: async (req) => {
       const ents = vol(req.MountID).readdirByLoc(ROOT_CALLER, req.InodeNumber, req.PrevDirEntLocation, clampCount(req.MaxEntries), true);
+      for (const e of ents) covers(req.MountID, req.InodeNumber, e.ino);
       const stat = statFor(req.MountID);
       return { DirEnts: ents.map(dirEnt), StatEnts: ents.map((e) => stat(e.attr!)) };
     },
@@ -206,14 +237,14 @@ export function createRpcHandlers(ctx: HandlerContext): ProxyFsHandlers {
     },
 
     RpcSetXAttr: async (req) => {
-      vol(req.MountID).setxattr(ROOT_CALLER, req.InodeNumber, req.AttrName, req.AttrValue, req.AttrFlags);
+      await fenced(req.MountID, [req.InodeNumber], () => vol(req.MountID).setxattr(ROOT_CALLER, req.InodeNumber, req.AttrName, req.AttrValue, req.AttrFlags));
       return ZERO_REPLY;
     },
 
     RpcListXAttr: async (req) => ({ AttrNames: vol(req.MountID).listxattr(ROOT_CALLER, req.InodeNumber) }),
 
     RpcRemoveXAttr: async (req) => {
-      vol(req.MountID).removexattr(ROOT_CALLER, req.InodeNumber, req.AttrName);
+      await fenced(req.MountID, [req.InodeNumber], () => vol(req.MountID).removexattr(ROOT_CALLER, req.InodeNumber, req.AttrName));
       return ZERO_REPLY;
     },
 
@@ -230,7 +261,7 @@ export function createRpcHandlers(ctx: HandlerContext): ProxyFsHandlers {
         throw new FsError(Errno.EINVAL, `RpcWrote: FileOffset/ObjectOffset/Length have ${n}/${req.ObjectOffset.length}/${req.Length.length} entries`);
       }
       const extents = req.FileOffset.map((fileOffset, i) => ({ fileOffset, objectOffset: req.ObjectOffset[i]!, length: req.Length[i]! }));
-      vol(req.MountID).wrote(ROOT_CALLER, req.InodeNumber, { containerName: req.ContainerName, objectName: req.ObjectName, extents });
+      await fenced(req.MountID, [req.InodeNumber], () => vol(req.MountID).wrote(ROOT_CALLER, req.InodeNumber, { containerName: req.ContainerName, objectName: req.ObjectName, extents }));
       return {};
     },
 
@@ -249,12 +280,15 @@ export function createRpcHandlers(ctx: HandlerContext): ProxyFsHandlers {
     // ---- extensions (only with the agreed capability) ----
 
     RpcRename2: async (req) => {
-      extension(req.MountID, Capability.Rename2).rename(ROOT_CALLER, req.SrcDirInodeNumber, req.SrcBasename, req.DstDirInodeNumber, req.DstBasename, req.Flags);
+      const v = extension(req.MountID, Capability.Rename2);
+      await fenced(req.MountID, renameInos(req.MountID, req), () =>
+        v.rename(ROOT_CALLER, req.SrcDirInodeNumber, req.SrcBasename, req.DstDirInodeNumber, req.DstBasename, req.Flags));
       return ZERO_REPLY;
     },
 
     RpcFallocate: async (req) => {
-      extension(req.MountID, Capability.Fallocate).fallocate(ROOT_CALLER, req.InodeNumber, req.Mode, req.Offset, req.Length);
+      const v = extension(req.MountID, Capability.Fallocate);
+      await fenced(req.MountID, [req.InodeNumber], () => v.fallocate(ROOT_CALLER, req.InodeNumber, req.Mode, req.Offset, req.Length));
       return ZERO_REPLY;
     },
 
@@ -271,10 +305,81 @@ export function createRpcHandlers(ctx: HandlerContext): ProxyFsHandlers {
     },
 
     // Like RpcCreate, runs as the request's ids: a device node needs root (Volume.mknod: EPERM).
-    RpcMknod: async (req) => ({
-      InodeNumber: extension(req.MountID, Capability.Mknod).mknod(callerOf(req.UserID, req.GroupID), req.InodeNumber, req.Basename, req.FileMode, req.Rdev).ino,
-    }),
+    RpcMknod: async (req) => {
+      const v = extension(req.MountID, Capability.Mknod);
+      return { InodeNumber: (await fenced(req.MountID, [req.InodeNumber], () => v.mknod(callerOf(req.UserID, req.GroupID), req.InodeNumber, req.Basename, req.FileMode, req.Rdev))).ino };
+    },
+
+    // ---- Plus: one round trip, the new attributes in the reply ----
+
+    RpcCreatePlus: async (req) => {
+      const v = extension(req.MountID, Capability.Plus);
+      return plusOf(req.MountID, req.InodeNumber, await fenced(req.MountID, [req.InodeNumber], () =>
+        v.create(callerOf(req.UserID, req.GroupID), req.InodeNumber, req.Basename, req.FileMode & 0o7777)));
+    },
+
+    RpcMkdirPlus: async (req) => {
+      const v = extension(req.MountID, Capability.Plus);
+      return plusOf(req.MountID, req.InodeNumber, await fenced(req.MountID, [req.InodeNumber], () =>
+        v.mkdir(callerOf(req.UserID, req.GroupID), req.InodeNumber, req.Basename, req.FileMode & 0o7777)));
+    },
+
+    RpcSymlinkPlus: async (req) => {
+      const v = extension(req.MountID, Capability.Plus);
+      return plusOf(req.MountID, req.InodeNumber, await fenced(req.MountID, [req.InodeNumber], () =>
+        v.symlink(callerOf(req.UserID, req.GroupID), req.InodeNumber, req.Basename, req.Target)));
+    },
+
+    RpcMknodPlus: async (req) => {
+      const v = extension(req.MountID, Capability.Plus);
+      return plusOf(req.MountID, req.InodeNumber, await fenced(req.MountID, [req.InodeNumber], () =>
+        v.mknod(callerOf(req.UserID, req.GroupID), req.InodeNumber, req.Basename, req.FileMode, req.Rdev)));
+    },
+
+    RpcLinkPlus: async (req) => {
+      const v = extension(req.MountID, Capability.Plus);
+      return plusOf(req.MountID, req.InodeNumber, await fenced(req.MountID, [req.InodeNumber, req.TargetInodeNumber], () =>
+        v.link(ROOT_CALLER, req.TargetInodeNumber, req.InodeNumber, req.Basename)));
+    },
+
+    RpcSetAttrPlus: async (req) => {
+      const v = extension(req.MountID, Capability.Plus);
+      const ch: { mode?: number; uid?: number; gid?: number; size?: bigint; atimeNs?: bigint; mtimeNs?: bigint } = {};
+      if (req.Valid & SETATTR_MODE) ch.mode = req.FileMode & 0o7777;
+      if (req.Valid & SETATTR_UID) ch.uid = callerOf(req.UserID, 0).uid;
+      if (req.Valid & SETATTR_GID) ch.gid = callerOf(0, req.GroupID).gid;
+      if (req.Valid & SETATTR_SIZE) ch.size = req.Size;
+      if (req.Valid & SETATTR_ATIME) ch.atimeNs = req.ATimeNs;
+      if (req.Valid & SETATTR_MTIME) ch.mtimeNs = req.MTimeNs;
+      return statFor(req.MountID)(await fenced(req.MountID, [req.InodeNumber], () => v.setattr(ROOT_CALLER, req.InodeNumber, ch)));
+    },
+
+    // ---- EarlyReply (the durability wait itself is volume-server.ts's, around every handler) ----
+
+    RpcSync: async (req) => {
+      extension(req.MountID, Capability.EarlyReply);
+      return {};
+    },
+
+    RpcReplay: async (req) => {
+      const v = extension(req.MountID, Capability.EarlyReply);
+      return { Outcomes: await replayOps(req.Ops, { mountId: req.MountID, volume: v, handlers: self, fence: (inos) => mountOf(req.MountID).volume.leases.fence(req.MountID, inos) }) };
+    },
   };
+  return self;
+}
+
+/** Directories and inodes a rename changes: both parents, the moved inode and a replaced one. */
+function renameInosOf(v: Volume, req: { SrcDirInodeNumber: bigint; SrcBasename: string; DstDirInodeNumber: bigint; DstBasename: string }): bigint[] {
+  const out = [req.SrcDirInodeNumber, req.DstDirInodeNumber];
+  for (const [d, n] of [[req.SrcDirInodeNumber, req.SrcBasename], [req.DstDirInodeNumber, req.DstBasename]] as const) {
+    try {
+      out.push(v.lookup(ROOT_CALLER, d, n).ino);
+    } catch {
+      // absent: the rename itself reports it
+    }
+  }
+  return out;
 }
 
 /**

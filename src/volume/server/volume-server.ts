@@ -85,7 +85,10 @@ export interface VolumeServer {
 }
 
 /** Every capability this server implements. */
-export const SERVER_CAPABILITIES: readonly string[] = [Capability.Negotiation, Capability.Rename2, Capability.Fallocate, Capability.SeekDataHole, Capability.Mknod, Capability.MountsAlive, Capability.StatExtended];
+export const SERVER_CAPABILITIES: readonly string[] = [
+  Capability.Negotiation, Capability.Rename2, Capability.Fallocate, Capability.SeekDataHole, Capability.Mknod, Capability.MountsAlive, Capability.StatExtended,
+  Capability.Plus, Capability.EarlyReply, Capability.MetaCache,
+];
 
 export class VolumeServerError extends Error {
   override readonly name = "VolumeServerError";
@@ -247,23 +250,56 @@ export async function startVolumeServer(opts: VolumeServerOptions): Promise<Volu
 }
 
 /**
- * Wraps the handlers of persistent volumes: a request that committed anything (its own
- * transaction, or one that ran while it awaited) is answered only once the journal holds it
- * durably, so every acknowledged mutation survives a crash (group commit batches the waits).
+ * Wraps the handlers of persistent volumes with the durability rules (SEMANTICS.md "Early
+ * replies"):
+ *  - a request that committed anything (its own transaction, or one that ran while it awaited)
+ *    is answered only once the journal holds it durably (group commit batches the waits), unless
+ *    its mount agreed EarlyReply: then it is answered at once and the mount's "unsafe" journal
+ *    position is noted (the agent keeps such ops for RpcReplay until an RpcSync returns);
+ *  - except when a nonce it may reveal is not yet covered by a durable reservation: a restart
+ *    could hand that inode number out again, so that reply waits;
+ *  - RpcSync waits until everything committed so far is durable;
+ *  - a reply to any mount first waits until the early-answered changes of OTHER mounts are
+ *    durable, so no mount ever sees a state that a proxyfsd crash could take back.
  */
 function durable(mounts: MountTable<ServedVolume>, persisted: Map<ServedVolume, PersistentVolume>, handlers: ProxyFsHandlers): ProxyFsHandlers {
   if (persisted.size === 0) return handlers;
+  /** Per volume: mount -> journal position of its latest early-answered change. */
+  const unsafe = new Map<PersistentVolume, Map<string, number>>();
+  const othersUnsafe = (pv: PersistentVolume, mountId: string): number => {
+    const m = unsafe.get(pv);
+    if (m === undefined) return 0;
+    const durableNow = pv.durablePosition;
+    let max = 0;
+    for (const [id, pos] of m) {
+      if (pos <= durableNow) m.delete(id);
+      else if (id !== mountId && pos > max) max = pos;
+    }
+    return max;
+  };
   const out: Record<string, (req: { MountID?: string }, client: ClientInfo) => Promise<unknown>> = {};
   for (const [name, h] of Object.entries(handlers) as Array<[string, (req: { MountID?: string }, client: ClientInfo) => Promise<unknown>]>) {
     out[name] = async (req, client) => {
-      const served = typeof req?.MountID === "string" ? mounts.get(req.MountID)?.volume : undefined;
-      const pv = served === undefined ? undefined : persisted.get(served);
-      if (pv === undefined) return h(req, client);
+      const mountId = typeof req?.MountID === "string" ? req.MountID : undefined;
+      const mount = mountId === undefined ? undefined : mounts.get(mountId);
+      const pv = mount === undefined ? undefined : persisted.get(mount.volume);
+      if (pv === undefined || mountId === undefined) return h(req, client);
+      const early = mount!.capabilities.has(Capability.EarlyReply);
       const before = pv.position;
       try {
         return await h(req, client);
       } finally {
-        if (pv.position !== before) await pv.sync();
+        if (name === "RpcSync") {
+          await pv.sync();
+        } else if (pv.position !== before) {
+          // Noted for every mount: a 1.17.1 mount's change is visible before its own reply too.
+          let m = unsafe.get(pv);
+          if (m === undefined) unsafe.set(pv, (m = new Map()));
+          m.set(mountId, Math.max(m.get(mountId) ?? 0, pv.position));
+          if (!early || !pv.noncesDurable()) await pv.sync();
+        }
+        const other = othersUnsafe(pv, mountId);
+        if (other > 0) await pv.sync(other);
       }
     };
   }
