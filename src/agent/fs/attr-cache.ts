@@ -1,0 +1,103 @@
+// AttrCache: inode attributes. Without a lease they are fetched from the server on every getattr
+// (no stale cachedStat, pfsagent.md §12 #6); under a Shared lease (regular files, `leases`
+// option) getattr is answered from the lease table's cached stat. Either way the size of a file
+// with unreported writes includes them (noteStat). When a lease ends, dropCaches forgets the
+// file's extent map and server size and, through the FUSE side's invalidator, the kernel's
+// cached attributes.
+import { safeNumber } from "./fs-errors.js";
+import type { AgentContext } from "./context.js";
+import { S_IFMT, S_IFREG, type InodeStat } from "./ports.js";
+import type { StatStruct } from "../../proto/index.js";
+
+export class AttrCache {
+  readonly #ctx: AgentContext;
+  /** Drops the kernel's cached attributes of an inode (set by the FUSE side). */
+  #invalidateKernel: (ino: bigint) => void = () => {};
+
+  constructor(ctx: AgentContext) {
+    this.#ctx = ctx;
+  }
+
+  /** GETATTR: the inode and its attributes (leasedStat). */
+  async getattr(ino: bigint): Promise<InodeStat> {
+    return { ino, stat: await this.leasedStat(ino) };
+  }
+
+  /** RpcGetStat, always (no lease consulted), noted. */
+  async getStat(ino: bigint): Promise<StatStruct> {
+    const c = this.#ctx;
+    c.stats.getStatRpcs++;
+    const st = await c.call("RpcGetStat", c.h(ino));
+    return this.noteStat(ino, st);
+  }
+
+  /**
+   * The inode's attributes under a Shared lease when it is a regular file (taken if needed):
+   * from the cache while the lease lasts, else fetched and cached. Others: RpcGetStat.
+   */
+  async leasedStat(ino: bigint): Promise<StatStruct> {
+    const c = this.#ctx;
+    const L = c.leases;
+    if (L === undefined || !c.regular.has(ino)) return this.getStat(ino);
+    const hit = L.cachedStat(ino);
+    if (hit !== undefined) {
+      c.stats.attrCacheHits++;
+      return this.noteStat(ino, hit);
+    }
+    const t = await L.acquire(ino, "shared");
+    const mark = L.statMark(ino);
+    c.stats.getStatRpcs++;
+    const st = await c.call("RpcGetStat", c.h(ino));
+    if (t !== undefined) L.cacheStat(t, mark, st);
+    return this.noteStat(ino, st);
+  }
+
+  /** Before changing a regular file's attributes: an Exclusive lease (others drop theirs), then no cached stat. */
+  async changing(ino: bigint): Promise<void> {
+    const c = this.#ctx;
+    if (c.leases !== undefined && c.regular.has(ino)) await c.leases.acquire(ino, "exclusive");
+    c.leases?.forgetStat(ino);
+  }
+
+  /** Records what a fresh stat says about a file we track, and adjusts its size for local writes. */
+  noteStat(ino: bigint, st: StatStruct): StatStruct {
+    const c = this.#ctx;
+    // The ORPHAN_DIR entry is not a name the user sees.
+    if (c.orphans.has(ino) && st.NumLinks > 0n) st = { ...st, NumLinks: st.NumLinks - 1n };
+    if ((st.FileMode & S_IFMT) === S_IFREG) c.regular.add(ino);
+    const f = c.files.get(ino);
+    if (!f || (st.FileMode & S_IFMT) !== S_IFREG) return st;
+    const size = safeNumber(st.Size, `size of inode ${ino}`);
+    f.serverSize = size;
+    const eff = f.effectiveSize(size);
+    // StatExtended: our unreported writes are allocated space the server does not count yet.
+    const dirty = st.AllocatedBytes !== undefined ? f.dirtyBytes : 0;
+    if (eff === size && dirty === 0) return st;
+    const adjusted = { ...st, Size: BigInt(eff) };
+    if (dirty > 0) adjusted.AllocatedBytes = st.AllocatedBytes! + BigInt(dirty);
+    return adjusted;
+  }
+
+  /** The lease of `ino` is ending (kernel: drop the kernel's attributes too) or just began. */
+  dropCaches(ino: bigint, kernel: boolean): void {
+    const c = this.#ctx;
+    const f = c.files.get(ino);
+    if (f) {
+      f.extentMap = undefined;
+      if (!f.dirty) f.serverSize = undefined;
+      c.extents.delete(ino);
+      c.maybeForgetFile(f);
+    }
+    if (!kernel) return;
+    try {
+      this.#invalidateKernel(ino);
+    } catch (err) {
+      c.log.warn(`invalidating the kernel's attributes of inode ${ino}: ${(err as Error).message}`);
+    }
+  }
+
+  /** How the FUSE side drops the kernel's cached attributes of an inode (lease lost). */
+  setKernelInvalidator(fn: (ino: bigint) => void): void {
+    this.#invalidateKernel = fn;
+  }
+}

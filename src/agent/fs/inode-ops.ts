@@ -1,0 +1,150 @@
+// InodeOps: operations on one inode's attributes and contents that are not plain reads and
+// writes (SETATTR, READLINK, FALLOCATE, LSEEK SEEK_DATA/SEEK_HOLE, xattrs, ACCESS, STATFS).
+// A change to a regular file first takes an Exclusive lease (AttrCache.changing) and flushes the
+// file's dirty data; the cached stat is forgotten afterwards.
+import { Errno, FsError } from "../../base/errno.js";
+import { Capability, SEEK_DATA, SEEK_HOLE, type StatVFS } from "../../proto/index.js";
+import type { AttrCache } from "./attr-cache.js";
+import type { AgentContext } from "./context.js";
+import { safeNumber } from "./fs-errors.js";
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, type Caller, type InodeStat, type SetAttrChanges } from "./ports.js";
+import type { WriteBack } from "./write-back.js";
+
+export class InodeOps {
+  readonly #ctx: AgentContext;
+  readonly #attrs: AttrCache;
+  readonly #wb: WriteBack;
+
+  constructor(ctx: AgentContext, attrs: AttrCache, wb: WriteBack) {
+    this.#ctx = ctx;
+    this.#attrs = attrs;
+    this.#wb = wb;
+  }
+
+  async setattr(ino: bigint, ch: SetAttrChanges): Promise<InodeStat> {
+    const c = this.#ctx;
+    await this.#attrs.changing(ino);
+    const f = c.files.get(ino);
+    if (f) await this.#wb.flushFile(f, false);
+    if (ch.mode !== undefined) await c.call("RpcChmod", { ...c.h(ino), FileMode: ch.mode & 0o7777 });
+    if (ch.uid !== undefined || ch.gid !== undefined) {
+      await c.call("RpcChown", { ...c.h(ino), UserID: ch.uid ?? -1, GroupID: ch.gid ?? -1 });
+    }
+    if (ch.size !== undefined) {
+      const size = safeNumber(ch.size, "new size", Errno.EFBIG);
+      await c.call("RpcResize", { ...c.h(ino), NewSize: ch.size });
+      const g = c.files.get(ino);
+      if (g) {
+        g.serverSize = size;
+        g.extentMap?.truncate(size);
+      }
+    }
+    if (ch.atime !== undefined || ch.mtime !== undefined) {
+      const now = BigInt(Date.now()) * 1_000_000n;
+      const t = (v: bigint | "now" | undefined): bigint => (v === undefined ? 0n : v === "now" ? now : v);
+      await c.call("RpcSetTime", {
+        ...c.h(ino), CTimeNs: 0n, CRTimeNs: 0n, MTimeNs: t(ch.mtime), ATimeNs: t(ch.atime), Size: 0n, NumLinks: 0n,
+        StatInodeNumber: 0n, FileMode: 0, UserID: 0, GroupID: 0,
+      });
+    }
+    c.leases?.forgetStat(ino);
+    return this.#attrs.getattr(ino);
+  }
+
+  async readlink(ino: bigint): Promise<string> {
+    const c = this.#ctx;
+    return (await c.call("RpcReadSymlink", c.h(ino))).Target;
+  }
+
+  /**
+   * fallocate(2): mode 0, KEEP_SIZE (1), PUNCH_HOLE|KEEP_SIZE (3) go to the server as they are;
+   * ZERO_RANGE (0x10, optionally |KEEP_SIZE) is done here as a punch (the range then reads as
+   * zeros) plus, without KEEP_SIZE, a resize when the range ends past EOF. Needs the Fallocate extension.
+   */
+  async fallocate(ino: bigint, fh: bigint, mode: number, offset: bigint, length: bigint): Promise<void> {
+    const c = this.#ctx;
+    c.handle(fh, ino, false);
+    if (!c.caps.has(Capability.Fallocate)) throw new FsError(Errno.EOPNOTSUPP, `fallocate needs the ${Capability.Fallocate} extension`);
+    // The server takes ranges up to 2^63-1, but this agent handles sizes as numbers (2^53-1, as
+    // write and truncate check): a file grown past that would fail every later stat with EIO.
+    if (offset + length > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new FsError(Errno.EFBIG, `fallocate of ${length} bytes at ${offset} ends beyond the largest supported file size`);
+    }
+    await this.#attrs.changing(ino);
+    const f = c.file(ino);
+    await this.#wb.flushFile(f, false);
+    if ((mode & ~FALLOC_FL_KEEP_SIZE) === FALLOC_FL_ZERO_RANGE) {
+      await c.call("RpcFallocate", { MountID: c.mountId, InodeNumber: ino, Mode: FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, Offset: offset, Length: length });
+      if ((mode & FALLOC_FL_KEEP_SIZE) === 0) {
+        const st = await this.#attrs.getStat(ino);
+        if (offset + length > st.Size) await c.call("RpcResize", { ...c.h(ino), NewSize: offset + length });
+      }
+    } else {
+      await c.call("RpcFallocate", { MountID: c.mountId, InodeNumber: ino, Mode: mode, Offset: offset, Length: length });
+    }
+    // The server changed the extent map (holes) and maybe the size: learn both afresh.
+    f.extentMap = undefined;
+    c.leases?.forgetStat(ino);
+    await this.#attrs.getStat(ino);
+  }
+
+  /** lseek(2) SEEK_DATA / SEEK_HOLE from the server's extent map (after flushing); needs the SeekDataHole extension. */
+  async seek(ino: bigint, fh: bigint, offset: bigint, whence: number): Promise<bigint> {
+    const c = this.#ctx;
+    c.handle(fh, ino, false);
+    if ((whence !== SEEK_DATA && whence !== SEEK_HOLE) || !c.caps.has(Capability.SeekDataHole)) {
+      throw new FsError(Errno.ENOSYS, `lseek whence ${whence} is not served by this agent`);
+    }
+    const f = c.files.get(ino);
+    if (f) await this.#wb.flushFile(f, false);
+    return (await c.call("RpcSeek", { MountID: c.mountId, InodeNumber: ino, Offset: offset, Whence: whence })).Offset;
+  }
+
+  async statfs(): Promise<StatVFS> {
+    const c = this.#ctx;
+    return c.call("RpcStatVFS", { MountID: c.mountId });
+  }
+
+  async access(caller: Caller, ino: bigint, mask: number): Promise<void> {
+    const c = this.#ctx;
+    await c.call("RpcAccess", { ...c.h(ino), UserID: caller.uid, GroupID: caller.gid, AccessMode: mask });
+  }
+
+  #xattrCheck(): void {
+    if (!this.#ctx.o.xattrEnabled) throw new FsError(Errno.ENOSYS, "extended attributes are disabled (XAttrEnabled=false)");
+  }
+
+  async setxattr(ino: bigint, name: string, value: Buffer, flags: number): Promise<void> {
+    const c = this.#ctx;
+    this.#xattrCheck();
+    await this.#attrs.changing(ino);
+    try {
+      await c.call("RpcSetXAttr", { ...c.h(ino), AttrName: name, AttrValue: value, AttrFlags: flags });
+    } finally {
+      c.leases?.forgetStat(ino); // ctime
+    }
+  }
+
+  async getxattr(ino: bigint, name: string): Promise<Buffer> {
+    const c = this.#ctx;
+    this.#xattrCheck();
+    return (await c.call("RpcGetXAttr", { ...c.h(ino), AttrName: name }, Errno.ENODATA)).AttrValue;
+  }
+
+  async listxattr(ino: bigint): Promise<string[]> {
+    const c = this.#ctx;
+    this.#xattrCheck();
+    return (await c.call("RpcListXAttr", c.h(ino))).AttrNames ?? [];
+  }
+
+  async removexattr(ino: bigint, name: string): Promise<void> {
+    const c = this.#ctx;
+    this.#xattrCheck();
+    await this.#attrs.changing(ino);
+    try {
+      await c.call("RpcRemoveXAttr", { ...c.h(ino), AttrName: name }, Errno.ENODATA);
+    } finally {
+      c.leases?.forgetStat(ino); // ctime
+    }
+  }
+}

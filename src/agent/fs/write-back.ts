@@ -1,0 +1,193 @@
+// WriteBack: the write path of AgentFs (pfsagent.md §7). Writes are appended to the file's open
+// LogSegment; each segment is PUT to the object store and then reported with RpcWrote, strictly
+// in creation order per file (the pump). DirtyLogSegmentLimit tokens cap the segments in flight,
+// DirtyFileLimit the files with dirty data (the oldest are flushed first).
+// Semantics chosen where the 1.17.1 agent had bugs (pfsagent.md §12), and why:
+//  - close (flush) and fsync both wait until the file's data is PUT and RpcWrote-acknowledged
+//    (close-to-open consistency; #8 lost data on close);
+//  - a failed PUT or RpcWrote is never fatal: the data of that segment is dropped, and the next
+//    flush/fsync of the file fails with EIO, once (#9, #14).
+// Under leases, written data is only buffered under an Exclusive lease: an interrupt flushes it
+// before anyone else may read.
+import { Errno, FsError } from "../../base/errno.js";
+import type { AttrCache } from "./attr-cache.js";
+import type { AgentContext } from "./context.js";
+import { ExtentMap, type ObjectRef } from "./extent-map.js";
+import type { FileInode, PendingSegment } from "./file-inode.js";
+import { LogSegment } from "./log-segment.js";
+import { O_ACCMODE, O_APPEND, O_RDONLY } from "./ports.js";
+import { Semaphore } from "./semaphore.js";
+
+export class WriteBack {
+  readonly #ctx: AgentContext;
+  readonly #attrs: AttrCache;
+  /** DirtyLogSegmentLimit: one token per LogSegment from creation until it left its file's list. */
+  readonly #tokens: Semaphore;
+  #nextSegmentId = 1;
+
+  constructor(ctx: AgentContext, attrs: AttrCache) {
+    this.#ctx = ctx;
+    this.#attrs = attrs;
+    this.#tokens = new Semaphore(ctx.o.dirtyLogSegmentLimit);
+  }
+
+  /** LogSegments not yet reported, over all dirty files. */
+  inFlightSegments(): number {
+    let inFlight = 0;
+    for (const f of this.#ctx.dirty.values()) inFlight += f.segments.length;
+    return inFlight;
+  }
+
+  async write(ino: bigint, fh: bigint, offset: bigint, data: Buffer): Promise<number> {
+    const c = this.#ctx;
+    const h = c.handle(fh, ino, false);
+    if ((h.flags & O_ACCMODE) === O_RDONLY) throw new FsError(Errno.EBADF, `file handle ${fh} is open read-only`);
+    if (offset < 0n || offset + BigInt(data.length) > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new FsError(Errno.EFBIG, `write at ${offset} of ${data.length} bytes is beyond the largest supported file size`);
+    }
+    if (data.length === 0) return 0;
+    const f = c.file(ino);
+    let seg: LogSegment | undefined;
+    for (;;) {
+      // Written data is only buffered under an Exclusive lease: an interrupt flushes it before
+      // anyone else may read. The lease must still be held when the append happens.
+      const t = c.leases !== undefined ? await c.leases.acquire(ino, "exclusive") : undefined;
+      if (f.serverSize === undefined) await this.#attrs.getStat(ino);
+      seg = f.openSegment();
+      if (!seg) {
+        if (!f.dirty) await this.#makeRoomForDirtyFile(f);
+        await this.#tokens.acquire();
+        seg = f.openSegment();
+        if (seg) this.#tokens.release();
+        else seg = this.#newSegment(f);
+      }
+      if (t === undefined || c.leases!.ticketValid(t, "exclusive")) break;
+    }
+    // From here to the append nothing awaits: the segment is still open.
+    f.localSize ??= f.serverSize ?? 0;
+    const off = h.flags & O_APPEND ? f.localSize : Number(offset);
+    seg.append(off, data);
+    f.localSize = Math.max(f.localSize, off + data.length);
+    return data.length;
+  }
+
+  /** DirtyFileLimit: before one more file becomes dirty, flush the oldest dirty files. */
+  async #makeRoomForDirtyFile(f: FileInode): Promise<void> {
+    const c = this.#ctx;
+    while (c.dirty.size >= c.o.dirtyFileLimit) {
+      const oldest = c.dirty.values().next().value as FileInode;
+      if (oldest === f) return;
+      await this.flushFile(oldest, false);
+    }
+  }
+
+  #newSegment(f: FileInode): LogSegment {
+    const c = this.#ctx;
+    const seg = new LogSegment(this.#nextSegmentId++, {
+      provision: async () => {
+        const r = await c.rpc.call("RpcProvisionObject", { MountID: c.mountId });
+        return parsePhysPath(r.PhysPath);
+      },
+      put: async (ref, body) => {
+        await c.store.putObject(ref.container, ref.object, body);
+      },
+    }, { maxFlushSize: c.o.maxFlushSize, maxFlushTimeMs: c.o.maxFlushTimeMs });
+    c.stats.logSegmentPuts++;
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => (resolveDone = r));
+    const pending: PendingSegment = { seg, done, resolveDone };
+    f.segments.push(pending);
+    c.dirty.delete(f.ino);
+    c.dirty.set(f.ino, f);
+    if (!f.pumping) this.#pump(f).catch((err: unknown) => c.log.error(`completing LogSegments of inode ${f.ino}: ${(err as Error)?.stack ?? String(err)}`));
+    return seg;
+  }
+
+  /** Completes f's segments strictly in order: wait for the PUT, then RpcWrote, then merge extents. */
+  async #pump(f: FileInode): Promise<void> {
+    const c = this.#ctx;
+    f.pumping = true;
+    try {
+      while (f.segments.length > 0) {
+        const p = f.segments[0]!;
+        const seg = p.seg;
+        let uploaded = true;
+        try {
+          await seg.uploaded;
+        } catch (err) {
+          uploaded = false;
+          c.stats.logSegmentPutFailures++;
+          f.writeError = err instanceof Error ? err : new Error(String(err));
+          c.log.error(`LogSegment PUT for inode ${f.ino} failed; ${seg.length} bytes of written data are lost: ${f.writeError.message}`);
+        }
+        if (uploaded) {
+          const ref = seg.ref!;
+          const ext = seg.extents.extents();
+          try {
+            await c.rpc.call("RpcWrote", {
+              ...c.h(f.ino), ContainerName: ref.container, ObjectName: ref.object,
+              FileOffset: ext.map((e) => BigInt(e.off)), ObjectOffset: ext.map((e) => BigInt(e.objOff)), Length: ext.map((e) => BigInt(e.len)),
+            });
+            c.stats.logSegmentPutBytes += seg.length;
+            f.extentMap ??= new ExtentMap();
+            for (const e of ext) f.extentMap.set(e.off, e.len, ref, e.objOff);
+            if (f.serverSize !== undefined) f.serverSize = Math.max(f.serverSize, seg.extents.end);
+            c.leases?.forgetStat(f.ino); // the server's mtime and size moved
+            c.extents.touch(f);
+            c.extents.enforce();
+          } catch (err) {
+            c.stats.wroteFailures++;
+            f.writeError = err instanceof Error ? err : new Error(String(err));
+            f.extentMap = undefined;
+            c.log.error(`RpcWrote for inode ${f.ino} (${ref.container}/${ref.object}) failed; the server does not know ${seg.length} written bytes: ${f.writeError.message}`);
+          }
+        }
+        f.segments.shift();
+        this.#tokens.release();
+        p.resolveDone();
+      }
+    } finally {
+      f.pumping = false;
+      f.localSize = undefined;
+      if (c.dirty.get(f.ino) === f) c.dirty.delete(f.ino);
+      c.maybeForgetFile(f);
+    }
+  }
+
+  /**
+   * Closes f's open segment and waits until every segment that exists now is reported.
+   * With `report`, a write failure since the last report is thrown (once) as EIO.
+   */
+  async flushFile(f: FileInode, report: boolean): Promise<void> {
+    const last = f.segments[f.segments.length - 1];
+    if (last) {
+      last.seg.close();
+      await last.done;
+    }
+    if (report && f.writeError) {
+      const err = f.writeError;
+      f.writeError = undefined;
+      throw new FsError(Errno.EIO, `writing inode ${f.ino} failed: ${err.message}`, { cause: err });
+    }
+  }
+
+  /** Shutdown: flushes every dirty file and waits for all LogSegments to be reported. */
+  async flushAll(): Promise<void> {
+    const c = this.#ctx;
+    while (c.dirty.size > 0) {
+      await Promise.all([...c.dirty.values()].map((f) => this.flushFile(f, false)));
+    }
+  }
+}
+
+/**
+ * "/v1/<account>/<container>/<object>" → container and object (protocol doc §7.2: the account
+ * part is ignored; the StorageURL's account is used).
+ */
+export function parsePhysPath(physPath: string): ObjectRef {
+  const parts = physPath.split("/");
+  if (parts.length !== 5 || parts[0] !== "" || parts[3] === "" || parts[4] === "") {
+    throw new Error(`RpcProvisionObject returned PhysPath ${JSON.stringify(physPath)}, not /v1/<account>/<container>/<object>`);
+  }
+  return { container: parts[3]!, object: parts[4]! };
+}
