@@ -104,6 +104,8 @@ export function writeAgentConf(l: UpLayout, p: UpPorts, key: string, mountpoint:
     ["HTTPServerTCPPort", String(p.agentHttp)],
     ["LogFilePath", join(l.logs, "pfsagentd.log")],
     ["LogToConsole", "true"],
+    // One READDIRPLUS reply carries names and attributes (ls -l: no LOOKUP per entry).
+    ["ReadDirPlusEnabled", "true"],
   ];
   const text = `# Written by \`pfs up\` on every start; edits are overwritten.\n[Agent]\n${keys.map(([k, v]) => `${k}: ${v}`).join("\n")}\n`;
   writeFileSync(l.agentConf, text, { mode: 0o600 });

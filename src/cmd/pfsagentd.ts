@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { AuthPlugin } from "../agent/auth/index.js";
 import { agentConfigToJson, checkConfig, loadAgentConfigFromArgs, type AgentConfig } from "../agent/config/index.js";
 import { AgentFs } from "../agent/fs/index.js";
-import { AgentFuseAdapter, agentCapabilities, kernelInvalidator } from "../agent/fuse-adapter/index.js";
+import { AgentFuseAdapter, agentCapabilities, kernelEntryInvalidator, kernelInvalidator } from "../agent/fuse-adapter/index.js";
 import { AgentHttpServer } from "../agent/http/index.js";
 import { AgentLogger } from "../agent/log/index.js";
 import { connectProxyFs, type ProxyFsSession } from "../agent/mount/index.js";
@@ -170,6 +170,7 @@ async function main(argv: string[]): Promise<number> {
         retryExpBackoff: cfg.LeaseRetryExpBackoff,
       },
       extentMapEntryLimit: cfg.ExtentMapEntryLimit,
+      metaCacheLimit: cfg.MetaCacheLimit,
     });
     // proxyfsd restarted and forgot our MountID: the session re-mounted; AgentFs follows.
     const remountedFs = fs;
@@ -177,6 +178,7 @@ async function main(argv: string[]): Promise<number> {
     const adapter = new AgentFuseAdapter(fs, {
       entryTtlMs: nsToMs(cfg.EntryDuration),
       attrTtlMs: nsToMs(cfg.AttrDuration),
+      leasedTtlMs: nsToMs(cfg.LeasedCacheDuration),
       blockSize: cfg.AttrBlockSize,
       onOp: (op) => {
         const k = `FUSE_${op}_calls`;
@@ -199,6 +201,7 @@ async function main(argv: string[]): Promise<number> {
       logger: { info: (m) => log.info(`fuse: ${m}`), warn: (m) => log.warn(`fuse: ${m}`), error: (m) => log.error(`fuse: ${m}`) },
     });
     fs.setKernelInvalidator(kernelInvalidator(mount.session));
+    fs.setKernelEntryInvalidator(kernelEntryInvalidator(mount.session));
     await mount.ready;
     if (signalled) abort();
     const agentFs = fs;

@@ -55,6 +55,10 @@ export interface AgentConfig {
   readonly SharedLeaseLimit: number;
   readonly ExclusiveLeaseLimit: number;
   readonly ExtentMapEntryLimit: number;
+  /** Our key: entries + absent names + attributes cached under directory leases (MetaCache). */
+  readonly MetaCacheLimit: number;
+  /** Our key: kernel entry/attr TTL for what a lease covers; the agent invalidates earlier when the lease goes. */
+  readonly LeasedCacheDuration: bigint;
   /** Max LogSegment PUTs open or not yet confirmed by RpcWrote. */
   readonly DirtyLogSegmentLimit: number;
   /** Max files with dirty data before the oldest are flushed synchronously. */
@@ -131,6 +135,8 @@ export const AGENT_SCHEMA: { readonly [K in keyof AgentConfig]: OptionSpec<Agent
   SharedLeaseLimit: opt.safeUint({ default: 1000, min: 1, doc: "cap on shared-leased inodes" }),
   ExclusiveLeaseLimit: opt.safeUint({ default: 100, min: 1, doc: "cap on exclusive-leased inodes" }),
   ExtentMapEntryLimit: opt.safeUint({ default: 1048576, min: 1, doc: "cap on cached extent-map entries" }),
+  MetaCacheLimit: opt.safeUint({ default: 100000, min: 1, doc: "cap on directory entries, absent names and attributes cached under directory leases" }),
+  LeasedCacheDuration: opt.duration({ default: "60s", doc: "FUSE entry_valid/attr_valid for what a lease covers (invalidated when it goes)" }),
   DirtyLogSegmentLimit: opt.safeUint({ default: 50, min: 1, doc: "LogSegment PUTs in flight (0 would block every write)" }),
   DirtyFileLimit: opt.safeUint({ default: 50, min: 1, doc: "files with dirty data before synchronous flushes" }),
   MaxFlushSize: opt.safeUint({ default: 10485760, min: 1, doc: "LogSegment size that triggers a flush" }),

@@ -25,11 +25,11 @@ import { FileHandles } from "./file-handles.js";
 import { InodeOps } from "./inode-ops.js";
 import type { LeaseState } from "./lease-table.js";
 import { NamespaceOps } from "./namespace-ops.js";
-import type { AgentDirEntry, AgentFsOptions, AgentFsStats, Caller, InodeStat, SetAttrChanges } from "./ports.js";
+import type { AgentDirEntry, AgentFsOptions, AgentFsStats, Caller, InodeStat, LookupResult, SetAttrChanges } from "./ports.js";
 import { ReadPath } from "./read-path.js";
 import { WriteBack } from "./write-back.js";
 
-export { S_IFDIR, S_IFMT, S_IFREG, type AgentDirEntry, type AgentFsLogger, type AgentFsOptions, type AgentFsStats, type AgentObjectStore, type AgentRpc, type Caller, type InodeStat, type SetAttrChanges } from "./ports.js";
+export { S_IFDIR, S_IFMT, S_IFREG, type AgentDirEntry, type AgentFsLogger, type AgentFsOptions, type AgentFsStats, type AgentObjectStore, type AgentRpc, type Caller, type InodeStat, type LookupResult, type SetAttrChanges } from "./ports.js";
 export { parsePhysPath } from "./write-back.js";
 
 export class AgentFs {
@@ -92,6 +92,9 @@ export class AgentFs {
       ...c.stats,
       extentMapEntries: c.extents.entries(),
       leases: { ...(c.leases?.stats ?? {}) },
+      ...(c.meta?.stats ?? { metaCacheHits: 0, metaCacheMisses: 0, metaCacheEvictions: 0, metaCacheDirs: 0, metaCacheItems: 0 }),
+      ...(c.unsafe?.stats ?? { unsafeOps: 0, syncRpcs: 0, replayedOps: 0 }),
+      unsafePending: c.unsafe?.pending ?? 0,
       dirtyFiles: c.dirty.size,
       inFlightLogSegments: this.#wb.inFlightSegments(),
       openHandles: c.handles.size,
@@ -103,6 +106,17 @@ export class AgentFs {
   /** How the FUSE side drops the kernel's cached attributes of an inode (lease lost). */
   setKernelInvalidator(fn: (ino: bigint) => void): void {
     this.#attrs.setKernelInvalidator(fn);
+    this.#ctx.kernel.inode = fn;
+  }
+
+  /** How the FUSE side drops the kernel's dentry of a name (directory lease lost). Must not block. */
+  setKernelEntryInvalidator(fn: (parent: bigint, name: string) => void): void {
+    this.#ctx.kernel.entry = fn;
+  }
+
+  /** FSYNCDIR and syncfs-like callers: every change answered so far is durable when this resolves. */
+  syncMeta(): Promise<void> {
+    return this.#ctx.syncMeta();
   }
 
   /** Upcall RPCInterrupt from the server (Unmount 0, Demote 1, Release 2). Never throws. */
@@ -142,6 +156,11 @@ export class AgentFs {
 
   lookup(parent: bigint, name: string): Promise<InodeStat> {
     return this.#ns.lookup(parent, name);
+  }
+
+  /** LOOKUP that reports an absent name instead of throwing (leased: the kernel may cache it). */
+  lookupEntry(parent: bigint, name: string): Promise<LookupResult> {
+    return this.#ns.lookupEntry(parent, name);
   }
 
   getattr(ino: bigint): Promise<InodeStat> {
@@ -264,8 +283,9 @@ export class AgentFs {
   }
 
   /** Shutdown: flushes every dirty file and waits for all LogSegments to be reported. */
-  flushAll(): Promise<void> {
-    return this.#wb.flushAll();
+  async flushAll(): Promise<void> {
+    await this.#wb.flushAll();
+    await this.#ctx.syncMeta();
   }
 
   read(ino: bigint, fh: bigint, offset: bigint, size: number): Promise<Buffer> {

@@ -6,7 +6,7 @@
 // cached attributes.
 import { safeNumber } from "./fs-errors.js";
 import type { AgentContext } from "./context.js";
-import { S_IFMT, S_IFREG, type InodeStat } from "./ports.js";
+import { S_IFDIR, S_IFMT, S_IFREG, type InodeStat } from "./ports.js";
 import type { StatStruct } from "../../proto/index.js";
 
 export class AttrCache {
@@ -20,7 +20,17 @@ export class AttrCache {
 
   /** GETATTR: the inode and its attributes (leasedStat). */
   async getattr(ino: bigint): Promise<InodeStat> {
-    return { ino, stat: await this.leasedStat(ino) };
+    const cached = this.#ctx.meta?.attrs(ino);
+    if (cached !== undefined) {
+      this.#ctx.stats.attrCacheHits++;
+      return { ino, stat: this.noteStat(ino, cached), leased: true };
+    }
+    // A directory this agent holds a lease on: its own attributes are cached with its entries.
+    const m = this.#ctx.meta;
+    const t = m?.ticketOf(ino);
+    const stat = await this.leasedStat(ino);
+    const leased = t !== undefined && (stat.FileMode & S_IFMT) === S_IFDIR && m!.noteSelf(ino, stat, t);
+    return leased ? { ino, stat, leased } : { ino, stat };
   }
 
   /** RpcGetStat, always (no lease consulted), noted. */
@@ -57,6 +67,7 @@ export class AttrCache {
     const c = this.#ctx;
     if (c.leases !== undefined && c.regular.has(ino)) await c.leases.acquire(ino, "exclusive");
     c.leases?.forgetStat(ino);
+    c.meta?.forgetAttrs(ino);
   }
 
   /** Records what a fresh stat says about a file we track, and adjusts its size for local writes. */
@@ -81,6 +92,8 @@ export class AttrCache {
   /** The lease of `ino` is ending (kernel: drop the kernel's attributes too) or just began. */
   dropCaches(ino: bigint, kernel: boolean): void {
     const c = this.#ctx;
+    // A directory's lease: its cached entries and children's attributes (and the kernel's) go.
+    if (kernel) c.meta?.drop(ino, true);
     const f = c.files.get(ino);
     if (f) {
       f.extentMap = undefined;

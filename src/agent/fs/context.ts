@@ -7,6 +7,9 @@ import { FileInode } from "./file-inode.js";
 import { toFsError } from "./fs-errors.js";
 import { LeaseTable } from "./lease-table.js";
 import { OrphanDir } from "./orphan-dir.js";
+import { MetaCache } from "./meta-cache.js";
+import { UnsafeLog, isMutation } from "./unsafe-log.js";
+import { Capability } from "../../proto/index.js";
 import { silent, type AgentFsLogger, type AgentFsOptions, type AgentObjectStore, type AgentRpc, type Handle, type ResolvedAgentFsOptions } from "./ports.js";
 
 /** What the lease table calls back into (wired by the AgentFs facade). */
@@ -48,6 +51,15 @@ export class AgentContext {
   readonly regular = new Set<bigint>();
   /** Cached extent maps over all files (ExtentMapEntryLimit). */
   readonly extents: ExtentLru;
+  /** Directory entries and children's attributes under directory leases (MetaCache capability and leases on). */
+  readonly meta: MetaCache | undefined;
+  /** Early-answered mutations not yet known durable (EarlyReply capability). */
+  readonly unsafe: UnsafeLog | undefined;
+  /** How the FUSE side drops what the kernel caches (set by the facade's setKernel* methods). */
+  readonly kernel = {
+    inode: (_ino: bigint): void => {},
+    entry: (_parent: bigint, _name: string): void => {},
+  };
 
   constructor(options: AgentFsOptions, hooks: ContextLeaseHooks) {
     this.rpc = options.rpc;
@@ -65,6 +77,7 @@ export class AgentContext {
       maxFlushSize: options.maxFlushSize ?? 10 * 1024 * 1024,
       maxFlushTimeMs: options.maxFlushTimeMs ?? 200,
       xattrEnabled: options.xattrEnabled ?? false,
+      deferCloseFlush: options.deferCloseFlush ?? true,
       extentMapEntryLimit: options.extentMapEntryLimit ?? 1048576,
     };
     if (!(this.o.extentMapEntryLimit >= 1)) throw new RangeError("ExtentMapEntryLimit must be at least 1");
@@ -79,13 +92,48 @@ export class AgentContext {
       options.leases,
     );
     if (this.o.fetchExtentsFromFileOffset < 1) throw new RangeError("FetchExtentsFromFileOffset must be at least 1");
-    this.orphans = new OrphanDir({ call: (method, request) => this.rpc.call(method, request), mountId: () => this.mountId, log: this.log });
+    this.unsafe = this.caps.has(Capability.EarlyReply)
+      ? new UnsafeLog({ rpc: this.rpc, mountId: () => this.mountId, log: this.log, ...(options.unsafeLimit !== undefined ? { limit: options.unsafeLimit } : {}) })
+      : undefined;
+    const leases = this.leases;
+    this.meta = leases !== undefined && this.caps.has(Capability.MetaCache) ? new MetaCache(options.metaCacheLimit ?? 100_000, {
+      valid: (t) => leases.ticketValid(t, "shared"),
+      invalidateEntry: (parent, name) => this.#kernelSafely(() => this.kernel.entry(parent, name), `entry ${JSON.stringify(name)} of ${parent}`),
+      invalidateInode: (ino) => this.#kernelSafely(() => this.kernel.inode(ino), `attributes of ${ino}`),
+    }) : undefined;
+    this.orphans = new OrphanDir({ call: (method, request) => this.send(method, request), mountId: () => this.mountId, log: this.log });
+  }
+
+  #kernelSafely(fn: () => void, what: string): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.warn(`invalidating the kernel's ${what}: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Sends an RPC; a mutation goes through the unsafe log when replies are early. `ino`: for
+   * removes and renames, the inode the name holds (what a replay checks; 0 = unknown).
+   */
+  send<M extends ProxyFsRpcMethod>(method: M, request: RequestOf<M>, ino?: bigint): Promise<ReplyOf<M>> {
+    if (this.unsafe !== undefined && isMutation(method)) return this.unsafe.call(method, request, ino);
+    return this.rpc.call(method, request);
+  }
+
+  /** Waits until every change this agent was answered for is durable (fsync, FSYNCDIR, unmount). */
+  async syncMeta(): Promise<void> {
+    try {
+      await this.unsafe?.sync();
+    } catch (err) {
+      throw toFsError(err, Errno.EIO, "RpcSync");
+    }
   }
 
   /** An RPC whose failure becomes an FsError (defaultErrno when the server's error has none). */
-  async call<M extends ProxyFsRpcMethod>(method: M, request: RequestOf<M>, defaultErrno: number = Errno.EIO): Promise<ReplyOf<M>> {
+  async call<M extends ProxyFsRpcMethod>(method: M, request: RequestOf<M>, defaultErrno: number = Errno.EIO, ino?: bigint): Promise<ReplyOf<M>> {
     try {
-      return await this.rpc.call(method, request);
+      return await this.send(method, request, ino);
     } catch (err) {
       throw toFsError(err, defaultErrno, method);
     }

@@ -47,15 +47,20 @@ export class DirHandles {
       const r = await c.call("RpcReaddirByLoc", req);
       return (r.DirEnts ?? []).map((d) => ({ name: d.Basename, ino: d.InodeNumber, type: d.FileType, offset: d.NextDirLocation }));
     }
+    // MetaCache: under the directory's lease the entries and attributes are cached (and may be
+    // handed to the kernel long); the server recorded that this mount learned them.
+    const t = c.meta !== undefined ? await c.leases!.acquire(ino, "shared") : undefined;
     const r = await c.call("RpcReaddirPlusByLoc", req);
     const dirs = r.DirEnts ?? [];
     const stats = r.StatEnts ?? [];
     if (dirs.length !== stats.length) {
       throw new FsError(Errno.EIO, `RpcReaddirPlusByLoc of inode ${ino} returned ${dirs.length} entries but ${stats.length} stats`);
     }
-    return dirs.map((d, i) => ({
-      name: d.Basename, ino: d.InodeNumber, type: d.FileType, offset: d.NextDirLocation, stat: this.#attrs.noteStat(d.InodeNumber, stats[i]!),
-    }));
+    return dirs.map((d, i) => {
+      const dot = d.Basename === "." || d.Basename === "..";
+      const leased = t !== undefined && !dot && c.meta!.noteEntry(ino, d.Basename, d.InodeNumber, stats[i]!, t);
+      return { name: d.Basename, ino: d.InodeNumber, type: d.FileType, offset: d.NextDirLocation, stat: this.#attrs.noteStat(d.InodeNumber, stats[i]!), leased };
+    });
   }
 
   releasedir(ino: bigint, fh: bigint): void {

@@ -69,18 +69,29 @@ export class FileHandles {
   }
 
   /** close(2) of one descriptor: makes the file's data durable (close-to-open). */
+  /**
+   * close(2) of one descriptor. Under an Exclusive lease (deferCloseFlush) the data stays
+   * buffered: no other mount can read the file before the lease interrupt flushes it, and
+   * MaxFlushTime, DirtyFileLimit, fsync and unmount bound how long it stays here (close-to-open
+   * holds across agents; durability is fsync's). Otherwise it waits until the data is stored and
+   * reported. A write failure since the last report is returned (EIO) either way.
+   */
   async flush(ino: bigint, fh: bigint): Promise<void> {
     const c = this.#ctx;
     c.handle(fh, ino, false);
     const f = c.files.get(ino);
-    if (f) await this.#wb.flushFile(f, true);
+    if (!f) return;
+    if (c.o.deferCloseFlush && c.leases?.held(ino) === "exclusive" && !c.orphans.has(ino) && f.writeError === undefined) return;
+    await this.#wb.flushFile(f, true);
   }
 
+  /** fsync/fdatasync: the data stored and reported, and (early replies) every change made so far durable. */
   async fsync(ino: bigint, fh: bigint): Promise<void> {
     const c = this.#ctx;
     c.handle(fh, ino, false);
     const f = c.files.get(ino);
     if (f) await this.#wb.flushFile(f, true);
+    await c.syncMeta();
   }
 
   async release(ino: bigint, fh: bigint): Promise<void> {

@@ -3,7 +3,7 @@
 // A change to a regular file first takes an Exclusive lease (AttrCache.changing) and flushes the
 // file's dirty data; the cached stat is forgotten afterwards.
 import { Errno, FsError } from "../../base/errno.js";
-import { Capability, SEEK_DATA, SEEK_HOLE, type StatVFS } from "../../proto/index.js";
+import { Capability, SEEK_DATA, SEEK_HOLE, SETATTR_ATIME, SETATTR_GID, SETATTR_MODE, SETATTR_MTIME, SETATTR_SIZE, SETATTR_UID, type StatVFS } from "../../proto/index.js";
 import type { AttrCache } from "./attr-cache.js";
 import type { AgentContext } from "./context.js";
 import { safeNumber } from "./fs-errors.js";
@@ -26,6 +26,7 @@ export class InodeOps {
     await this.#attrs.changing(ino);
     const f = c.files.get(ino);
     if (f) await this.#wb.flushFile(f, false);
+    if (c.caps.has(Capability.Plus)) return this.#setattrPlus(ino, ch);
     if (ch.mode !== undefined) await c.call("RpcChmod", { ...c.h(ino), FileMode: ch.mode & 0o7777 });
     if (ch.uid !== undefined || ch.gid !== undefined) {
       await c.call("RpcChown", { ...c.h(ino), UserID: ch.uid ?? -1, GroupID: ch.gid ?? -1 });
@@ -49,6 +50,35 @@ export class InodeOps {
     }
     c.leases?.forgetStat(ino);
     return this.#attrs.getattr(ino);
+  }
+
+  /** All changes in one RpcSetAttrPlus; its reply is the new stat (no getattr round trip). */
+  async #setattrPlus(ino: bigint, ch: SetAttrChanges): Promise<InodeStat> {
+    const c = this.#ctx;
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const t = (v: bigint | "now" | undefined): bigint => (v === undefined ? 0n : v === "now" ? now : v);
+    let valid = 0;
+    if (ch.mode !== undefined) valid |= SETATTR_MODE;
+    if (ch.uid !== undefined) valid |= SETATTR_UID;
+    if (ch.gid !== undefined) valid |= SETATTR_GID;
+    if (ch.size !== undefined) valid |= SETATTR_SIZE;
+    if (ch.atime !== undefined) valid |= SETATTR_ATIME;
+    if (ch.mtime !== undefined) valid |= SETATTR_MTIME;
+    const size = ch.size !== undefined ? safeNumber(ch.size, "new size", Errno.EFBIG) : undefined;
+    const st = await c.call("RpcSetAttrPlus", {
+      ...c.h(ino), Valid: valid, FileMode: (ch.mode ?? 0) & 0o7777, UserID: ch.uid ?? 0, GroupID: ch.gid ?? 0, Size: ch.size ?? 0n,
+      ATimeNs: t(ch.atime), MTimeNs: t(ch.mtime),
+    });
+    if (size !== undefined) {
+      const g = c.files.get(ino);
+      if (g) {
+        g.serverSize = size;
+        g.extentMap?.truncate(size);
+      }
+    }
+    c.leases?.forgetStat(ino);
+    c.meta?.updateAttrs(ino, st);
+    return { ino, stat: this.#attrs.noteStat(ino, st), leased: c.meta?.attrs(ino) !== undefined };
   }
 
   async readlink(ino: bigint): Promise<string> {

@@ -37,10 +37,19 @@ export interface AgentFsOptions {
   leases?: LeaseOptions;
   /** ExtentMapEntryLimit: extent entries cached over all files (default 1048576). */
   extentMapEntryLimit?: number;
+  /** MetaCacheLimit: directory entries, absent names and attributes cached under directory leases (default 100000). */
+  metaCacheLimit?: number;
+  /** Early-answered mutations kept unconfirmed at most before new ones wait (default 10000). */
+  unsafeLimit?: number;
+  /**
+   * Close of a file this agent holds an Exclusive lease on does not wait for its data to be
+   * stored (the lease interrupt, fsync, MaxFlushTime and DirtyFileLimit flush it). Default true.
+   */
+  deferCloseFlush?: boolean;
 }
 
 /** The tunables of AgentFsOptions with their defaults applied. */
-export type ResolvedAgentFsOptions = Required<Omit<AgentFsOptions, "rpc" | "store" | "mountId" | "log" | "capabilities" | "leases">>;
+export type ResolvedAgentFsOptions = Required<Omit<AgentFsOptions, "rpc" | "store" | "mountId" | "log" | "capabilities" | "leases" | "metaCacheLimit" | "unsafeLimit">>;
 
 export interface Caller {
   uid: number;
@@ -51,7 +60,12 @@ export interface Caller {
 export interface InodeStat {
   ino: bigint;
   stat: StatStruct;
+  /** Covered by a lease (MetaCache): the kernel may cache entry and attributes long; the agent invalidates them. */
+  leased?: boolean;
 }
+
+/** LOOKUP's answer: an inode, or a name known absent (leased: the kernel may cache the negative entry). */
+export type LookupResult = (InodeStat & { found: true }) | { found: false; leased: boolean };
 
 export interface AgentDirEntry {
   name: string;
@@ -62,6 +76,8 @@ export interface AgentDirEntry {
   offset: bigint;
   /** Only for readdir with plus. */
   stat?: StatStruct;
+  /** Entry and attributes covered by the directory's lease (MetaCache). */
+  leased?: boolean;
 }
 
 export interface SetAttrChanges {
@@ -90,6 +106,17 @@ export interface AgentFsStats {
   getStatRpcs: number;
   /** LeaseRequests_*, LeaseInterrupts_*, Leases{Shared,Exclusive} (all 0 without leases). */
   leases: Record<string, number>;
+  /** MetaCache (directory leases): hits, misses, LRU evictions, cached directories and items. */
+  metaCacheHits: number;
+  metaCacheMisses: number;
+  metaCacheEvictions: number;
+  metaCacheDirs: number;
+  metaCacheItems: number;
+  /** Early replies: mutations answered early, RpcSync calls, ops re-applied after a re-mount, unconfirmed now. */
+  unsafeOps: number;
+  syncRpcs: number;
+  replayedOps: number;
+  unsafePending: number;
   dirtyFiles: number;
   inFlightLogSegments: number;
   openHandles: number;

@@ -124,7 +124,7 @@ export class WriteBack {
           const ref = seg.ref!;
           const ext = seg.extents.extents();
           try {
-            await c.rpc.call("RpcWrote", {
+            await c.send("RpcWrote", {
               ...c.h(f.ino), ContainerName: ref.container, ObjectName: ref.object,
               FileOffset: ext.map((e) => BigInt(e.off)), ObjectOffset: ext.map((e) => BigInt(e.objOff)), Length: ext.map((e) => BigInt(e.len)),
             });
@@ -133,6 +133,7 @@ export class WriteBack {
             for (const e of ext) f.extentMap.set(e.off, e.len, ref, e.objOff);
             if (f.serverSize !== undefined) f.serverSize = Math.max(f.serverSize, seg.extents.end);
             c.leases?.forgetStat(f.ino); // the server's mtime and size moved
+            c.meta?.forgetAttrs(f.ino, true);
             c.extents.touch(f);
             c.extents.enforce();
           } catch (err) {

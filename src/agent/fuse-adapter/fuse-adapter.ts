@@ -6,9 +6,10 @@
 //
 // NodeID == ProxyFS InodeNumber (root 1 on both sides).
 import type {
-  Attr, AttrReply, CreateReply, DirEntry, Entry, FuseHandler, OpenReply, RequestContext, SessionOptions, SetattrRequest, StatfsReply,
+  Attr, AttrReply, CreateReply, DirEntry, Entry, NegativeEntry, FuseHandler, OpenReply, RequestContext, SessionOptions, SetattrRequest, StatfsReply,
 } from "../../fuse/index.js";
 import type { StatStruct } from "../../proto/index.js";
+import { Errno, FsError } from "../../base/errno.js";
 import type { AgentFs, InodeStat } from "../fs/index.js";
 
 export interface FuseAdapterOptions {
@@ -16,6 +17,8 @@ export interface FuseAdapterOptions {
   entryTtlMs: number;
   /** AttrDuration in ms. */
   attrTtlMs: number;
+  /** LeasedCacheDuration in ms: entry and attr TTL of what a lease covers (AgentFs invalidates it when the lease goes). */
+  leasedTtlMs?: number;
   /** st_blksize reported (AttrBlockSize). st_blocks is always in 512-byte units. */
   blockSize: number;
   /** Called for every request (metrics): FUSE op name such as "DoLookup". */
@@ -68,11 +71,16 @@ export class AgentFuseAdapter implements FuseHandler {
   }
 
   #entry(r: InodeStat): Entry {
-    return { nodeid: r.ino, attr: attrOf(r.ino, r.stat, this.#o.blockSize), entryTtlMs: this.#o.entryTtlMs, attrTtlMs: this.#o.attrTtlMs };
+    const long = r.leased === true && this.#o.leasedTtlMs !== undefined;
+    return {
+      nodeid: r.ino, attr: attrOf(r.ino, r.stat, this.#o.blockSize),
+      entryTtlMs: long ? this.#o.leasedTtlMs! : this.#o.entryTtlMs, attrTtlMs: long ? this.#o.leasedTtlMs! : this.#o.attrTtlMs,
+    };
   }
 
   #attr(r: InodeStat): AttrReply {
-    return { attr: attrOf(r.ino, r.stat, this.#o.blockSize), attrTtlMs: this.#o.attrTtlMs };
+    const long = r.leased === true && this.#o.leasedTtlMs !== undefined;
+    return { attr: attrOf(r.ino, r.stat, this.#o.blockSize), attrTtlMs: long ? this.#o.leasedTtlMs! : this.#o.attrTtlMs };
   }
 
   #op(name: string): void {
@@ -84,9 +92,13 @@ export class AgentFuseAdapter implements FuseHandler {
     this.#fs.forget(nodeid);
   }
 
-  async lookup(_ctx: RequestContext, parent: bigint, name: string): Promise<Entry> {
+  async lookup(_ctx: RequestContext, parent: bigint, name: string): Promise<Entry | NegativeEntry> {
     this.#op("DoLookup");
-    return this.#entry(await this.#fs.lookup(parent, name));
+    const r = await this.#fs.lookupEntry(parent, name);
+    if (r.found) return this.#entry(r);
+    // A leased directory: the kernel may keep the negative entry (AgentFs invalidates it).
+    if (r.leased && this.#o.leasedTtlMs !== undefined) return { nodeid: 0n, entryTtlMs: this.#o.leasedTtlMs };
+    throw new FsError(Errno.ENOENT, `no entry ${JSON.stringify(name)} in directory ${parent}`);
   }
 
   async getattr(_ctx: RequestContext, nodeid: bigint): Promise<AttrReply> {
@@ -241,7 +253,7 @@ export class AgentFuseAdapter implements FuseHandler {
       if (need > room) break;
       room -= need;
       const d: DirEntry = { name: e.name, ino: e.ino, type: e.type, offset: e.offset };
-      if (req.plus && e.stat) d.entry = this.#entry({ ino: e.ino, stat: e.stat });
+      if (req.plus && e.stat) d.entry = this.#entry({ ino: e.ino, stat: e.stat, ...(e.leased ? { leased: true } : {}) });
       out.push(d);
     }
     return out;
@@ -254,6 +266,7 @@ export class AgentFuseAdapter implements FuseHandler {
 
   async fsyncdir(): Promise<void> {
     this.#op("DoFSyncDir");
+    await this.#fs.syncMeta();
   }
 
   async access(ctx: RequestContext, nodeid: bigint, mask: number): Promise<void> {
@@ -277,6 +290,32 @@ export function kernelInvalidator(session: { notifyInvalInode(nodeid: bigint, of
       session.notifyInvalInode(ino, -1n, 0n);
     } catch (err) {
       // Not mounted (yet, or any more): the kernel caches nothing to invalidate.
+      if ((err as { code?: unknown }).code === "ENOTCONN") return;
+      throw err;
+    }
+  };
+}
+
+/**
+ * What AgentFs calls when a directory's lease ends: drops the kernel's dentry of one name
+ * (FUSE_NOTIFY_INVAL_ENTRY). The kernel takes the directory's lock for it, so the write must not
+ * block this thread (a LOOKUP in that directory may be queued to us): it is sent asynchronously
+ * when the session offers it, else synchronously.
+ */
+export function kernelEntryInvalidator(session: {
+  notifyInvalEntry(parent: bigint, name: string): void;
+  notifyInvalEntryAsync?: (parent: bigint, name: string) => Promise<void>;
+}): (parent: bigint, name: string) => void {
+  return (parent, name) => {
+    if (session.notifyInvalEntryAsync !== undefined) {
+      session.notifyInvalEntryAsync(parent, name).catch(() => {
+        // Not mounted any more, or nothing cached: nothing to invalidate.
+      });
+      return;
+    }
+    try {
+      session.notifyInvalEntry(parent, name);
+    } catch (err) {
       if ((err as { code?: unknown }).code === "ENOTCONN") return;
       throw err;
     }
