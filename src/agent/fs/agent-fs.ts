@@ -311,11 +311,11 @@ export class AgentFs {
     try {
       this.#invalidateKernel(ino);
     } catch (err) {
-      this.#log.warn(`invalidating the kernel's attributes of inode ${ino}: ${(err as Error).message}`);
+      this.#log.warn(`invalidating the kernel's cache of inode ${ino}: ${(err as Error).message}`);
     }
   }
 
-  /** How the FUSE side drops the kernel's cached attributes of an inode (lease lost). */
+  /** How the FUSE side drops the kernel's cached attributes and pages of an inode (lease lost). */
   setKernelInvalidator(fn: (ino: bigint) => void): void {
     this.#invalidateKernel = fn;
   }
