@@ -200,8 +200,8 @@ async function main(argv: string[]): Promise<number> {
       staleMount: { retryDelayMs: Math.max(1, nsToMs(cfg.FUSEUnMountRetryDelay)), retryCap: cfg.FUSEUnMountRetryCap },
       logger: { info: (m) => log.info(`fuse: ${m}`), warn: (m) => log.warn(`fuse: ${m}`), error: (m) => log.error(`fuse: ${m}`) },
     });
-    fs.setKernelInvalidator(kernelInvalidator(mount.session));
-    fs.setKernelEntryInvalidator(kernelEntryInvalidator(mount.session));
+    fs.setKernelInvalidator(kernelInvalidator(mount.session, { log }));
+    fs.setKernelEntryInvalidator(kernelEntryInvalidator(mount.session, { log }));
     await mount.ready;
     if (signalled) abort();
     const agentFs = fs;

@@ -4,7 +4,7 @@
 // between the device and its stdin/stdout. Each message starts with its own u32 length (in
 // fuse_in_header and fuse_out_header alike), which is the framing on the pipes.
 export const FUSERMOUNT_RELAY_PY = String.raw`
-import os, socket, struct, subprocess, sys, threading
+import os, queue, socket, struct, subprocess, sys, threading
 
 mountpoint, options, bufsize = sys.argv[1], sys.argv[2], int(sys.argv[3])
 parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -41,7 +41,20 @@ def from_kernel():
         out.write(data)
         out.flush()
 
+notices = queue.SimpleQueue()
+
+def notifier():
+    # Notifications (unique 0) may block in the kernel until a request queued to the server is
+    # answered: they are written here, in order, so the replies behind them keep flowing.
+    while True:
+        msg = notices.get()
+        try:
+            os.write(fuse_fd, msg)
+        except OSError:
+            pass  # ENOENT: nothing cached; ENODEV: unmounted
+
 threading.Thread(target=from_kernel, daemon=True).start()
+threading.Thread(target=notifier, daemon=True).start()
 inp = sys.stdin.buffer
 while True:
     head = inp.read(4)
@@ -51,6 +64,9 @@ while True:
     rest = inp.read(n - 4)
     if len(rest) < n - 4:
         os._exit(0)
+    if rest[4:12] == bytes(8):
+        notices.put(head + rest)
+        continue
     try:
         os.write(fuse_fd, head + rest)
     except OSError:

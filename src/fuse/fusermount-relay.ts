@@ -51,6 +51,26 @@ export class RelayTransport implements FuseTransport {
     this.#child.stdin!.write(Buffer.concat(chunks));
   }
 
+  sendAsync(message: Buffer): Promise<void> {
+    // The relay writes notifications to /dev/fuse from their own thread, so one the kernel holds
+    // does not stop the replies behind it. It reports no result: this resolves once the message
+    // is in the pipe, and ENOENT (nothing cached) or ENODEV are never seen here.
+    const stdin = this.#child.stdin!;
+    if (stdin.destroyed || stdin.writableEnded) {
+      const err = new Error("the fusermount3 relay is gone") as NodeJS.ErrnoException;
+      err.code = "ENODEV";
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      stdin.write(message, (err) => {
+        if (!err) return resolve();
+        const e = err as NodeJS.ErrnoException;
+        e.code = "ENODEV";
+        reject(e);
+      });
+    });
+  }
+
   close(): void {
     this.#child.stdin!.end();
     this.#child.kill("SIGTERM");

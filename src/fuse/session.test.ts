@@ -341,6 +341,79 @@ test("notifications are written with unique 0 and the notify code as error", asy
   assert.equal(body.toString("utf8", NotifyInvalEntryOut.size), "gone\0");
 });
 
+test("async notifications write exactly the bytes of the sync ones, as one buffer", async () => {
+  const { t, s } = await started({});
+  const pairs: [() => void, () => Promise<unknown>][] = [
+    [() => s.notifyInvalEntry(7n, "été"), () => s.notifyInvalEntryAsync(7n, "été")],
+    [() => s.notifyInvalInode(5n, -1n, 0n), () => s.notifyInvalInodeAsync(5n, -1n, 0n)],
+    [() => s.notifyInvalInode(5n), () => s.notifyInvalInodeAsync(5n)],
+    [() => s.notifyDelete(1n, 9n, "gone"), () => s.notifyDeleteAsync(1n, 9n, "gone")],
+    [() => s.notifyStore(9n, 4096n, Buffer.from("data")), () => s.notifyStoreAsync(9n, 4096n, Buffer.from("data"))],
+  ];
+  const asyncMessages: Buffer[] = [];
+  t.onSendAsync = async (msg) => { asyncMessages.push(msg); };
+  for (const [sync, async_] of pairs) {
+    sync();
+    const syncBytes = t.sent.at(-1)!;
+    assert.equal(await async_(), "done");
+    assert.deepEqual(t.sent.at(-1), syncBytes);
+    assert.deepEqual(asyncMessages.at(-1), syncBytes, "the transport gets the whole message as one buffer");
+    assert.equal(OutHeader.decode(syncBytes).len, syncBytes.length);
+  }
+});
+
+test("async notifications: per-node order, at most MAX_NOTIFY_IN_FLIGHT written at once, errors mapped", async () => {
+  const { t, s } = await started({});
+  const writing: { msg: Buffer; finish: (err?: NodeJS.ErrnoException) => void }[] = [];
+  t.onSendAsync = (msg) => new Promise((res, rej) => writing.push({ msg, finish: (err) => (err ? rej(err) : res()) }));
+  const nodeOf = (m: Buffer) => m.readBigUInt64LE(OutHeader.size);
+  const order: string[] = [];
+  const track = (label: string, p: Promise<unknown>) => p.then((r) => order.push(`${label}:${String(r)}`), (e: Error) => order.push(`${label}:${e.message}`));
+  const all = [
+    track("a1", s.notifyInvalEntryAsync(1n, "x")),
+    track("a2", s.notifyInvalInodeAsync(1n)),
+    track("b1", s.notifyInvalInodeAsync(2n)),
+    track("c1", s.notifyInvalEntryAsync(3n, "y")),
+    track("a3", s.notifyInvalEntryAsync(1n, "z")),
+  ];
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(writing.map((w) => nodeOf(w.msg)), [1n, 2n], "two in flight, different nodes; a2 waits for a1");
+  assert.equal(s.notificationsPending, 5);
+  writing[1]!.finish(); // b1 done
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(writing.map((w) => nodeOf(w.msg)), [1n, 2n, 3n], "c1 takes the free slot; node 1 is still busy");
+  const enoent = Object.assign(new Error("no entry"), { code: "ENOENT" });
+  writing[0]!.finish(enoent); // a1: nothing cached
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(writing.map((w) => nodeOf(w.msg)), [1n, 2n, 3n, 1n]);
+  assert.equal(writing[3]!.msg.readUInt32LE(4), NotifyCode.INVAL_INODE, "a2 follows a1");
+  writing[2]!.finish(Object.assign(new Error("gone"), { code: "ENODEV" })); // c1: unmounted
+  writing[3]!.finish(Object.assign(new Error("bad message"), { code: "EINVAL" })); // a2
+  await new Promise((r) => setImmediate(r));
+  assert.equal(writing.length, 5);
+  writing[4]!.finish();
+  await Promise.all(all);
+  assert.deepEqual(order, ["b1:done", "a1:not-cached", "c1:not-connected", "a2:bad message", "a3:done"]);
+  assert.equal(s.notificationsPending, 0);
+});
+
+test("async notifications before INIT or after the session ended resolve 'not-connected'; queued ones too", async () => {
+  const early = new FuseSession(new MemoryTransport(), {});
+  early.start();
+  assert.equal(await early.notifyInvalEntryAsync(1n, "x"), "not-connected");
+  const { t, s } = await started({});
+  const writing: (() => void)[] = [];
+  t.onSendAsync = () => new Promise<void>((res) => writing.push(res));
+  const ps = [1n, 2n, 3n, 4n].map((n) => s.notifyInvalInodeAsync(n));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(writing.length, 2);
+  t.end();
+  assert.deepEqual(await Promise.all(ps.slice(2)), ["not-connected", "not-connected"], "queued ones settle at once");
+  for (const f of writing) f();
+  assert.deepEqual(await Promise.all(ps.slice(0, 2)), ["done", "done"]);
+  assert.equal(await s.notifyInvalInodeAsync(1n), "not-connected");
+});
+
 test("the end of the channel (ENODEV) ends the session with reason 'unmounted' and calls destroy", async () => {
   let destroyed = false;
   const { t, s } = await started({ destroy() { destroyed = true; } });

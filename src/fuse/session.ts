@@ -57,6 +57,27 @@ export const DEFAULT_CAPABILITIES: InitFlagName[] = [
   "MAX_PAGES", "EXPORT_SUPPORT", "ASYNC_DIO", "SETXATTR_EXT", "INIT_EXT", "HAS_IOCTL_DIR",
 ];
 
+/**
+ * How an asynchronous notification ended. "done": the kernel applied it. "not-cached": the kernel
+ * answered ENOENT (it caches nothing under that node or name). "not-connected": there was no
+ * kernel to tell (before INIT, after the session ended, or ENODEV/ENOTCONN/EBADF from the write),
+ * so it caches nothing of this mount either. None of them is an error for an invalidation.
+ */
+export type NotifyResult = "done" | "not-cached" | "not-connected";
+
+/**
+ * Asynchronous notifications written at once, at most. Each blocked one holds a libuv thread-pool
+ * thread (UV_THREADPOOL_SIZE, default 4, shared with fs, crypto, dns and zlib): two leave the
+ * other threads to the file I/O that the requests they wait for may need.
+ */
+export const MAX_NOTIFY_IN_FLIGHT = 2;
+
+interface QueuedNotify {
+  message: Buffer;
+  resolve: (r: NotifyResult) => void;
+  reject: (err: Error) => void;
+}
+
 const MAX_PAGES_LIMIT = 256;
 const PAGE = 4096;
 
@@ -116,6 +137,15 @@ export class FuseSession extends EventEmitter {
   #flags = 0n;
   #setxattrExt = false;
   #ttl: { entryTtlMs: number; attrTtlMs: number };
+  /**
+   * Asynchronous notifications not yet written, by the node the kernel locks for them; a node's
+   * list stays here (possibly empty) while one of its notifications is being written.
+   */
+  readonly #notifyByNode = new Map<bigint, QueuedNotify[]>();
+  /** Nodes with queued notifications and none being written, in the order they became ready. */
+  #notifyReady: bigint[] = [];
+  #notifyReadyHead = 0;
+  #notifyInFlight = 0;
   /** Resolves when the session ends; the value says why. */
   readonly closed: Promise<{ reason: "unmounted" | "destroyed" | "closed" | "error"; error?: Error }>;
   #resolveClosed!: (v: { reason: "unmounted" | "destroyed" | "closed" | "error"; error?: Error }) => void;
@@ -172,6 +202,9 @@ export class FuseSession extends EventEmitter {
   }
 
   // ---- notifications (server -> kernel) ----
+  // These write synchronously on the event-loop thread: the kernel may hold the write until a
+  // request queued to this process is answered, which then never happens (see the *Async methods
+  // below, which cannot deadlock). Use them only when no such request can be in flight.
 
   /** Drops cached data of nodeid in [offset, offset+length) (length 0 = to the end; offset -1 = attributes only). */
   notifyInvalInode(nodeid: bigint, offset = 0n, length = 0n): void {
@@ -195,6 +228,112 @@ export class FuseSession extends EventEmitter {
     this.#notify(NotifyCode.STORE, [NotifyStoreOut.encode({ nodeid, offset, size: data.length }), data]);
   }
 
+  // Asynchronous notifications. The sync methods above write on the event-loop thread, and the
+  // kernel may hold that write: INVAL_ENTRY and DELETE lock the parent directory (which a LOOKUP,
+  // CREATE, ... queued to this process holds), INVAL_INODE with offset >= 0 and STORE wait for page
+  // locks (which a READ queued to this process holds). Then nothing answers that request: deadlock.
+  // These write from libuv's thread pool instead, so the event loop keeps answering requests.
+  //
+  // Ordering: notifications about one node (the inode for INVAL_INODE and STORE, the parent for
+  // INVAL_ENTRY and DELETE) are written one at a time, in call order; notifications about
+  // different nodes may be written, and complete, in any order (at most MAX_NOTIFY_IN_FLIGHT at
+  // once, nodes taking turns). Sync and async notifications are not ordered with each other.
+  //
+  // Never await one from a request handler before replying to a request on the same node: the
+  // kernel may be waiting for that very reply. The promises never reject for a missing kernel
+  // entry or a missing mount (see NotifyResult); they reject only for other write errors (such as
+  // EINVAL for a malformed message).
+
+  /** notifyInvalInode without blocking the event loop; see NotifyResult. */
+  notifyInvalInodeAsync(nodeid: bigint, offset = 0n, length = 0n): Promise<NotifyResult> {
+    return this.#notifyAsync(nodeid, NotifyCode.INVAL_INODE, [NotifyInvalInodeOut.encode({ ino: nodeid, off: offset, len: length })]);
+  }
+
+  /** notifyInvalEntry without blocking the event loop; see NotifyResult. */
+  notifyInvalEntryAsync(parent: bigint, name: string): Promise<NotifyResult> {
+    const n = Buffer.from(name + "\0", "utf8");
+    return this.#notifyAsync(parent, NotifyCode.INVAL_ENTRY, [NotifyInvalEntryOut.encode({ parent, namelen: n.length - 1 }), n]);
+  }
+
+  /** notifyDelete without blocking the event loop; see NotifyResult. */
+  notifyDeleteAsync(parent: bigint, child: bigint, name: string): Promise<NotifyResult> {
+    const n = Buffer.from(name + "\0", "utf8");
+    return this.#notifyAsync(parent, NotifyCode.DELETE, [NotifyDeleteOut.encode({ parent, child, namelen: n.length - 1 }), n]);
+  }
+
+  /** notifyStore without blocking the event loop (`data` is copied at once); see NotifyResult. */
+  notifyStoreAsync(nodeid: bigint, offset: bigint, data: Buffer): Promise<NotifyResult> {
+    return this.#notifyAsync(nodeid, NotifyCode.STORE, [NotifyStoreOut.encode({ nodeid, offset, size: data.length }), data]);
+  }
+
+  /** Notifications queued or being written. */
+  get notificationsPending(): number {
+    let n = this.#notifyInFlight;
+    for (const q of this.#notifyByNode.values()) n += q.length;
+    return n;
+  }
+
+  #notifyAsync(node: bigint, code: number, body: Buffer[]): Promise<NotifyResult> {
+    if (!this.#initialized || this.#closed) return Promise.resolve("not-connected");
+    // Header and body in one buffer: /dev/fuse takes a message only as one write.
+    const message = Buffer.concat([OutHeader.encode({ len: 0, error: code, unique: 0n }), ...body]);
+    message.writeUInt32LE(message.length, 0);
+    return new Promise((resolve, reject) => {
+      let q = this.#notifyByNode.get(node);
+      if (!q) {
+        q = [];
+        this.#notifyByNode.set(node, q);
+        this.#notifyReady.push(node);
+      }
+      q.push({ message, resolve, reject });
+      this.#pumpNotifications();
+    });
+  }
+
+  #pumpNotifications(): void {
+    // Once the session has ended, queued notifications settle without taking a write slot.
+    while ((this.#closed || this.#notifyInFlight < MAX_NOTIFY_IN_FLIGHT) && this.#notifyReadyHead < this.#notifyReady.length) {
+      const node = this.#notifyReady[this.#notifyReadyHead++]!;
+      if (this.#notifyReadyHead > 1024 && this.#notifyReadyHead * 2 > this.#notifyReady.length) {
+        this.#notifyReady = this.#notifyReady.slice(this.#notifyReadyHead);
+        this.#notifyReadyHead = 0;
+      }
+      const q = this.#notifyByNode.get(node)!;
+      const n = q.shift()!;
+      if (this.#closed) {
+        n.resolve("not-connected");
+      } else {
+        this.#notifyInFlight++;
+        let sent: Promise<void>;
+        try {
+          sent = this.#transport.sendAsync(n.message);
+        } catch (err) {
+          sent = Promise.reject(err);
+        }
+        sent.then(
+          () => n.resolve("done"),
+          (err: NodeJS.ErrnoException) => {
+            if (err.code === "ENOENT") n.resolve("not-cached");
+            else if (err.code === "ENODEV" || err.code === "ENOTCONN" || err.code === "EBADF" || err.code === "ECONNABORTED") n.resolve("not-connected");
+            else n.reject(err);
+          },
+        ).finally(() => {
+          this.#notifyInFlight--;
+          this.#nodeWritten(node, q);
+          this.#pumpNotifications();
+        });
+        continue;
+      }
+      this.#nodeWritten(node, q);
+    }
+  }
+
+  /** `node`'s notification was written: its next one may go (behind the nodes already waiting). */
+  #nodeWritten(node: bigint, q: QueuedNotify[]): void {
+    if (q.length > 0) this.#notifyReady.push(node);
+    else this.#notifyByNode.delete(node);
+  }
+
   #notify(code: number, body: Buffer[]): void {
     if (!this.#initialized || this.#closed) throw new FsError(Errno.ENOTCONN, "FUSE session is not connected");
     const len = OutHeader.size + body.reduce((a, b) => a + b.length, 0);
@@ -214,6 +353,8 @@ export class FuseSession extends EventEmitter {
   #finish(reason: "unmounted" | "destroyed" | "closed" | "error", error?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
+    // Queued notifications resolve "not-connected" as #pumpNotifications reaches them.
+    this.#pumpNotifications();
     for (const p of this.#pending.values()) {
       p.interrupted = true;
       p.controller?.abort();

@@ -2,8 +2,10 @@
 // DevFuseTransport reads /dev/fuse through libuv's epoll loop (a pipe handle opened on the
 // device fd, reading into one preallocated buffer) and writes each reply with one synchronous
 // writev, which the kernel requires (one write per reply) and which never blocks on /dev/fuse.
+// Notifications may block in the kernel (they take inode and page locks that a request queued to
+// this process can hold), so they go through sendAsync: one write(2) on a libuv thread-pool thread.
 // MemoryTransport feeds byte fixtures to a session in tests, with no kernel.
-import { closeSync, writevSync } from "node:fs";
+import { closeSync, write, writevSync } from "node:fs";
 import net from "node:net";
 
 export interface FuseTransport {
@@ -21,7 +23,21 @@ export interface FuseTransport {
    * before send returns: the caller may reuse their memory afterwards.
    */
   send(chunks: Buffer[]): void;
+  /**
+   * Sends one complete message (a single buffer, written with one write) without ever blocking
+   * the calling thread: for notifications, whose write the kernel may hold until a request queued
+   * to this process is answered. Resolves when the write returned; rejects with its errno error
+   * (code ENOENT, ENODEV, ...), or with code ENODEV once the transport is closed. The caller must
+   * not modify `message` until the promise settles. Callers bound how many are outstanding.
+   */
+  sendAsync(message: Buffer): Promise<void>;
   close(): void;
+}
+
+function errnoError(code: string, message: string): NodeJS.ErrnoException {
+  const err = new Error(message) as NodeJS.ErrnoException;
+  err.code = code;
+  return err;
 }
 
 interface PipeHandleCtor {
@@ -33,6 +49,10 @@ export class DevFuseTransport implements FuseTransport {
   #socket: net.Socket | undefined;
   #buffer: Buffer;
   #closed = false;
+  /** sendAsync writes handed to libuv and not yet returned. */
+  #asyncWrites = 0;
+  /** Runs once #asyncWrites drops to 0: the fd is closed only then (see #whenWritesDone). */
+  #afterWrites: (() => void)[] = [];
 
   /** `fd` is an open /dev/fuse descriptor already attached to a mount; `bufferSize` >= max_write + 4 KiB. */
   constructor(fd: number, bufferSize: number) {
@@ -61,6 +81,16 @@ export class DevFuseTransport implements FuseTransport {
       },
     } as net.SocketConstructorOpts);
     this.#socket = socket;
+    // Destroying the socket closes the fd, also when Node does it by itself on a read error
+    // (ENODEV at unmount). A sendAsync write queued in the thread pool but not yet running would
+    // then write to a closed fd, or to whatever file reuses its number: the close waits for them.
+    // (A write already inside the kernel holds its own reference to the file either way.)
+    const s = socket as unknown as { _destroy(err: Error | null, cb: (err?: Error | null) => void): void };
+    const destroyHandle = s._destroy;
+    s._destroy = (err, cb) => {
+      this.#closed = true;
+      this.#whenWritesDone(() => destroyHandle.call(socket, err, cb));
+    };
     let reported = false;
     const finish = (err?: Error) => {
       if (reported) return;
@@ -98,12 +128,38 @@ export class DevFuseTransport implements FuseTransport {
     }
   }
 
+  sendAsync(message: Buffer): Promise<void> {
+    if (this.#closed) return Promise.reject(errnoError("ENODEV", "the /dev/fuse channel is closed"));
+    this.#asyncWrites++;
+    return new Promise((resolve, reject) => {
+      // One buffer and no position: libuv issues exactly one write(2) on a thread-pool thread.
+      write(this.fd, message, 0, message.length, null, (err, n) => {
+        if (--this.#asyncWrites === 0) {
+          const after = this.#afterWrites;
+          this.#afterWrites = [];
+          for (const f of after) f();
+        }
+        if (err) reject(err);
+        else if (n !== message.length) reject(new Error(`short write to /dev/fuse: ${n} of ${message.length} bytes`));
+        else resolve();
+      });
+    });
+  }
+
+  #whenWritesDone(fn: () => void): void {
+    if (this.#asyncWrites === 0) fn();
+    else this.#afterWrites.push(fn);
+  }
+
   close(): void {
-    if (this.#socket) this.#socket.destroy();
-    else {
-      try { closeSync(this.fd); } catch { /* already closed */ }
-    }
+    const wasClosed = this.#closed;
     this.#closed = true;
+    if (this.#socket) this.#socket.destroy();
+    else if (!wasClosed) {
+      this.#whenWritesDone(() => {
+        try { closeSync(this.fd); } catch { /* already closed */ }
+      });
+    }
   }
 }
 
@@ -114,6 +170,11 @@ export class MemoryTransport implements FuseTransport {
   #onClose: ((err?: Error) => void) | undefined;
   #waiters: (() => void)[] = [];
   paused = false;
+  /**
+   * Tests may stand in for the kernel's side of sendAsync: called with each message after it is
+   * recorded in `sent`; the promise it returns is what sendAsync returns. Default: resolved.
+   */
+  onSendAsync: ((msg: Buffer) => Promise<void>) | undefined;
 
   start(onRequest: (msg: Buffer) => void, onClose: (err?: Error) => void): void {
     this.#onRequest = onRequest;
@@ -134,6 +195,11 @@ export class MemoryTransport implements FuseTransport {
     const w = this.#waiters;
     this.#waiters = [];
     for (const f of w) f();
+  }
+
+  sendAsync(message: Buffer): Promise<void> {
+    this.send([message]);
+    return this.onSendAsync ? this.onSendAsync(message) : Promise.resolve();
   }
 
   /** Resolves once at least `count` replies have been sent. */

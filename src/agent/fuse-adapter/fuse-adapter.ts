@@ -275,49 +275,46 @@ export class AgentFuseAdapter implements FuseHandler {
   }
 }
 
+/** What kernelInvalidator and kernelEntryInvalidator need of a FuseSession. */
+export interface KernelNotifier {
+  notifyInvalInodeAsync(nodeid: bigint, offset?: bigint, length?: bigint): Promise<unknown>;
+  notifyInvalEntryAsync(parent: bigint, name: string): Promise<unknown>;
+}
+
+/** Where invalidation failures go (not logged when omitted: the kernel then revalidates by its TTLs). */
+export interface InvalidatorLogger {
+  warn(msg: string): void;
+}
+
 /**
- * What AgentFs calls when an inode's lease ends: drops the kernel's cached attributes of it
- * (FUSE_NOTIFY_INVAL_INODE with offset -1). Only attributes: invalidating pages makes the kernel
- * wait for page locks that a READ queued to this very process may hold, and the notification is a
- * synchronous write on the thread that would answer that READ (libfuse warns of the deadlock).
- * The pages are dropped all the same: the next read or stat revalidates the attributes, and with
- * AUTO_INVAL_DATA a changed mtime or size makes the kernel drop the pages itself; the next OPEN
- * is without keep_cache.
+ * What AgentFs calls when an inode's lease ends: drops the kernel's cached attributes and pages of
+ * it (FUSE_NOTIFY_INVAL_INODE with offset 0, length 0: attributes and every page). Fire and forget:
+ * the notification is written off the event loop (FuseSession.notifyInvalInodeAsync), so a kernel
+ * that holds it until a READ queued to this process is answered cannot deadlock us; nothing cached
+ * and not mounted are not failures. `pages: false` drops the attributes only (offset -1).
  */
-export function kernelInvalidator(session: { notifyInvalInode(nodeid: bigint, offset?: bigint, length?: bigint): void }): (ino: bigint) => void {
+export function kernelInvalidator(
+  session: Pick<KernelNotifier, "notifyInvalInodeAsync">, opts: { pages?: boolean; log?: InvalidatorLogger } = {},
+): (ino: bigint) => void {
+  const offset = opts.pages === false ? -1n : 0n;
   return (ino) => {
-    try {
-      session.notifyInvalInode(ino, -1n, 0n);
-    } catch (err) {
-      // Not mounted (yet, or any more): the kernel caches nothing to invalidate.
-      if ((err as { code?: unknown }).code === "ENOTCONN") return;
-      throw err;
-    }
+    session.notifyInvalInodeAsync(ino, offset, 0n).catch((err: Error) => {
+      opts.log?.warn(`invalidating the kernel's cache of inode ${ino}: ${err.message}`);
+    });
   };
 }
 
 /**
- * What AgentFs calls when a directory's lease ends: drops the kernel's dentry of one name
- * (FUSE_NOTIFY_INVAL_ENTRY). The kernel takes the directory's lock for it, so the write must not
- * block this thread (a LOOKUP in that directory may be queued to us): it is sent asynchronously
- * when the session offers it, else synchronously.
+ * Drops the kernel's cached directory entry `name` in `parent` (FUSE_NOTIFY_INVAL_ENTRY), for a
+ * directory whose lease ends. Fire and forget, written off the event loop like kernelInvalidator:
+ * the kernel takes the directory's lock for it, which a LOOKUP queued to this process may hold.
  */
-export function kernelEntryInvalidator(session: {
-  notifyInvalEntry(parent: bigint, name: string): void;
-  notifyInvalEntryAsync?: (parent: bigint, name: string) => Promise<void>;
-}): (parent: bigint, name: string) => void {
+export function kernelEntryInvalidator(
+  session: Pick<KernelNotifier, "notifyInvalEntryAsync">, opts: { log?: InvalidatorLogger } = {},
+): (parent: bigint, name: string) => void {
   return (parent, name) => {
-    if (session.notifyInvalEntryAsync !== undefined) {
-      session.notifyInvalEntryAsync(parent, name).catch(() => {
-        // Not mounted any more, or nothing cached: nothing to invalidate.
-      });
-      return;
-    }
-    try {
-      session.notifyInvalEntry(parent, name);
-    } catch (err) {
-      if ((err as { code?: unknown }).code === "ENOTCONN") return;
-      throw err;
-    }
+    session.notifyInvalEntryAsync(parent, name).catch((err: Error) => {
+      opts.log?.warn(`invalidating the kernel's entry ${JSON.stringify(name)} in directory ${parent}: ${err.message}`);
+    });
   };
 }
