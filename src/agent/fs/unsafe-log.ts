@@ -54,7 +54,7 @@ export class UnsafeLog {
   readonly stats = { unsafeOps: 0, syncRpcs: 0, replayedOps: 0 };
 
   constructor(o: UnsafeLogOptions) {
-    this.#o = { limit: 10_000, delayMs: 5, ...o };
+    this.#o = { limit: 10_000, delayMs: 20, ...o };
   }
 
   get pending(): number {

@@ -25,6 +25,11 @@ export interface JournalOptions {
   /** First seq to write. */
   seq: number;
   log?: (level: "warn" | "error", message: string) => void;
+  /**
+   * While nobody waits for durability (early replies), lines gather this long before a batch is
+   * written (fewer, larger PUTs); a sync() starts the write at once. 0 = write at once always.
+   */
+  lazyMs?: number;
 }
 
 export class JournalWriter {
@@ -49,7 +54,11 @@ export class JournalWriter {
     this.#epoch = o.epoch;
     this.#nextSeq = o.seq;
     this.#log = o.log ?? (() => {});
+    this.#lazyMs = o.lazyMs ?? 0;
   }
+
+  readonly #lazyMs: number;
+  #lazyTimer: NodeJS.Timeout | undefined;
 
   get epoch(): number {
     return this.#epoch;
@@ -82,7 +91,9 @@ export class JournalWriter {
   /** Resolves when every line appended up to `position` (default: now) is durable. */
   sync(position = this.#appended): Promise<void> {
     if (this.#durable >= position) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push({ upTo: position, resolve }));
+    const p = new Promise<void>((resolve) => this.#waiters.push({ upTo: position, resolve }));
+    this.#kick(); // someone waits: no lazy gathering
+    return p;
   }
 
   /**
@@ -91,7 +102,7 @@ export class JournalWriter {
    */
   cut(): number {
     this.#seal();
-    this.#kick();
+    this.#kickNow();
     return this.#nextSeq;
   }
 
@@ -110,6 +121,22 @@ export class JournalWriter {
 
   /** Starts the writer when idle; lines pending meanwhile wait for the next batch. */
   #kick(): void {
+    if (this.#writing) return;
+    if (this.#lazyMs > 0 && this.#waiters.length === 0 && this.#queue.length === 0) {
+      this.#lazyTimer ??= setTimeout(() => {
+        this.#lazyTimer = undefined;
+        this.#kickNow();
+      }, this.#lazyMs);
+      return;
+    }
+    this.#kickNow();
+  }
+
+  #kickNow(): void {
+    if (this.#lazyTimer !== undefined) {
+      clearTimeout(this.#lazyTimer);
+      this.#lazyTimer = undefined;
+    }
     if (this.#writing) return;
     if (this.#queue.length === 0) this.#seal();
     if (this.#queue.length === 0) return;

@@ -66,6 +66,8 @@ export interface PersistOptions {
   loadProgress?: (pagesLoaded: number, pagesTotal: number, inodesLoaded: number) => void;
   /** Nonces reserved per journaled reservation (default 1000). */
   nonceBlock?: bigint;
+  /** How long journal lines gather while nobody waits for durability (ms; default 10). */
+  journalLazyMs?: number;
   /**
    * A provisioned log segment that no file has referenced for this long (an agent that died
    * mid-write, or never wrote) has its object and record deleted at the next checkpoint
@@ -264,7 +266,8 @@ export class PersistentVolume {
     if (o.readOnly !== true) {
       // A new epoch: its journal names cannot collide with anything an earlier process wrote.
       const epoch = maxEpoch(names, header) + 1;
-      pv.#journal = new JournalWriter({ store: o.objectStore, container, epoch, seq: 0, log });
+      // Early-answered changes need no immediate PUT: lines gather briefly unless someone waits.
+      pv.#journal = new JournalWriter({ store: o.objectStore, container, epoch, seq: 0, log, lazyMs: o.journalLazyMs ?? 10 });
       pv.#stats.epoch = epoch;
       await pv.checkpoint();
       // Everything the new tree does not use is garbage now (replaced pages, replayed journal,
