@@ -6,7 +6,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import {
   canMount, cleanupSetup, isMounted, killAllChildren, startAgent, startServers, writeAgentConf, type AgentSetup, type Servers,
@@ -118,13 +118,17 @@ test("a restarted agent clears the stale mount a killed agent left behind", { sk
   const s = writeAgentConf(servers.swiftPort, { FUSEUnMountRetryDelay: "50ms", FUSEUnMountRetryCap: "40" });
   setups.push(s);
   const first = await startAgent(s.confPath);
-  writeFileSync(join(s.mountpoint, "survivor"), "flushed at close");
+  // fsync: a close under an Exclusive lease does not wait for the data (SEMANTICS.md).
+  const fd = openSync(join(s.mountpoint, "survivor"), "w");
+  writeSync(fd, "flushed at close");
+  fsyncSync(fd);
+  closeSync(fd);
   await first.stop("SIGKILL");
   assert.equal(isMounted(s.mountpoint), true, "a killed agent leaves its (dead) mount behind");
   const second = await startAgent(s.confPath);
   try {
     assert.match(second.log(), /ready: /);
-    assert.equal(readFileSync(join(s.mountpoint, "survivor"), "utf8"), "flushed at close", "close() had made the data durable");
+    assert.equal(readFileSync(join(s.mountpoint, "survivor"), "utf8"), "flushed at close", "fsync had made the data durable");
   } finally {
     assert.equal(await second.stop(), 0, second.log());
   }

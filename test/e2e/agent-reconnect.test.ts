@@ -231,7 +231,7 @@ describe("pfsagentd: proxyfsd killed and restarted under a mount", { skip }, () 
       const after = await runChild("sh", ["-c", `set -e; cat ${m}/before; echo new > ${m}/after; cat ${m}/after; ls ${m}`], 60_000);
       t.diagnostic(`cat + create + ls after the restart: exit ${after.code} after ${after.ms} ms`);
       assert.equal(after.code, 0, `${after.out}\n${agent.log()}`);
-      assert.equal(after.out, "persisted\nnew\nafter\nbefore\n");
+      assert.equal(after.out, "persisted\nnew\nafter\nbefore\n", agent.log());
       const re = /re-mounted as MountID (\S+) \(was (\S+)\)/.exec(agent.log());
       assert.ok(re, `the agent re-mounted:\n${agent.log()}`);
       assert.equal(re[2], oldId);

@@ -81,6 +81,10 @@ export class AgentFs {
     c.mountId = mountId;
     // RPCInterruptType.Unmount (0): the table drops every lease locally and sends nothing.
     if (c.leases !== undefined) await c.leases.interrupt(0, 0n);
+    c.meta?.dropAll();
+    // Early-answered changes the restarted proxyfsd may have lost: applied again, once each
+    // (before failed calls are re-sent and before the orphans are renamed).
+    await c.unsafe?.replay();
     await c.orphans.rehome();
   }
 

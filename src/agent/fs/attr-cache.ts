@@ -83,9 +83,15 @@ export class AttrCache {
     const eff = f.effectiveSize(size);
     // StatExtended: our unreported writes are allocated space the server does not count yet.
     const dirty = st.AllocatedBytes !== undefined ? f.dirtyBytes : 0;
-    if (eff === size && dirty === 0) return st;
+    // write(2) sets mtime and ctime now, even while the data is still buffered here.
+    const written = f.lastWriteNs !== undefined && f.lastWriteNs > st.MTimeNs ? f.lastWriteNs : undefined;
+    if (eff === size && dirty === 0 && written === undefined) return st;
     const adjusted = { ...st, Size: BigInt(eff) };
     if (dirty > 0) adjusted.AllocatedBytes = st.AllocatedBytes! + BigInt(dirty);
+    if (written !== undefined) {
+      adjusted.MTimeNs = written;
+      if (written > adjusted.CTimeNs) adjusted.CTimeNs = written;
+    }
     return adjusted;
   }
 

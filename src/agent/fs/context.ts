@@ -77,7 +77,7 @@ export class AgentContext {
       maxFlushSize: options.maxFlushSize ?? 10 * 1024 * 1024,
       maxFlushTimeMs: options.maxFlushTimeMs ?? 200,
       xattrEnabled: options.xattrEnabled ?? false,
-      deferCloseFlush: options.deferCloseFlush ?? true,
+      deferCloseFlush: options.deferCloseFlush ?? false,
       extentMapEntryLimit: options.extentMapEntryLimit ?? 1048576,
     };
     if (!(this.o.extentMapEntryLimit >= 1)) throw new RangeError("ExtentMapEntryLimit must be at least 1");
@@ -101,7 +101,7 @@ export class AgentContext {
       invalidateEntry: (parent, name) => this.#kernelSafely(() => this.kernel.entry(parent, name), `entry ${JSON.stringify(name)} of ${parent}`),
       invalidateInode: (ino) => this.#kernelSafely(() => this.kernel.inode(ino), `attributes of ${ino}`),
     }) : undefined;
-    this.orphans = new OrphanDir({ call: (method, request) => this.send(method, request), mountId: () => this.mountId, log: this.log });
+    this.orphans = new OrphanDir({ call: (method, request, ino) => this.send(method, request, ino), mountId: () => this.mountId, log: this.log });
   }
 
   #kernelSafely(fn: () => void, what: string): void {

@@ -23,6 +23,8 @@ export class FileInode {
   serverSize: number | undefined;
   /** Size including unreported writes; defined only while segments is non-empty. */
   localSize: number | undefined;
+  /** Wall-clock ns of the latest write() buffered here: the file's mtime/ctime until the server's pass it. */
+  lastWriteNs: bigint | undefined;
   /** Persisted extents learned from the server and our completed LogSegments; undefined = nothing known. */
   extentMap: ExtentMap | undefined;
   readonly segments: PendingSegment[] = [];

@@ -154,6 +154,8 @@ export class MetaCache {
    * made) update them exactly; without `at` they are forgotten.
    */
   dirChanged(dir: bigint, at?: bigint, linkDelta = 0n): void {
+    // Its copy as a child of its parent's cache is stale too (the kernel learns from the reply).
+    if (this.#attrs.delete(dir)) this.#items--;
     const s = this.#dirs.get(dir);
     if (s?.self === undefined) return;
     s.self = at === undefined ? undefined : { ...s.self, MTimeNs: at, CTimeNs: at, NumLinks: s.self.NumLinks + linkDelta };

@@ -30,7 +30,8 @@ export function orphanMountId(name: string): string | undefined {
 }
 
 export interface OrphanDirDeps {
-  call<M extends ProxyFsRpcMethod>(method: M, request: RequestOf<M>): Promise<ReplyOf<M>>;
+  /** `ino`: the inode the name holds, for removes and renames (what a replay after a proxyfsd restart checks). */
+  call<M extends ProxyFsRpcMethod>(method: M, request: RequestOf<M>, ino?: bigint): Promise<ReplyOf<M>>;
   /** The current MountID (it changes when the agent re-mounts). */
   mountId(): string;
   log: { info(msg: string): void; warn(msg: string): void };
@@ -80,7 +81,7 @@ export class OrphanDir {
     const mountId = this.#d.mountId();
     const hidden = orphanName(mountId, ino);
     try {
-      await this.#d.call("RpcRename", { MountID: mountId, SrcDirInodeNumber: dir, SrcBasename: name, DstDirInodeNumber: orphans, DstBasename: hidden });
+      await this.#d.call("RpcRename", { MountID: mountId, SrcDirInodeNumber: dir, SrcBasename: name, DstDirInodeNumber: orphans, DstBasename: hidden }, ino);
     } catch (err) {
       throw toFsError(err, Errno.EIO, "RpcRename");
     }
@@ -95,7 +96,7 @@ export class OrphanDir {
     this.#hidden.delete(ino);
     try {
       await flush();
-      await this.#d.call("RpcUnlink", { ...this.#h(await this.#getDir()), Basename: hidden });
+      await this.#d.call("RpcUnlink", { ...this.#h(await this.#getDir()), Basename: hidden }, ino);
     } catch (err) {
       this.#d.log.warn(`removing unlinked open file ${ORPHAN_DIR}/${hidden}: ${message(err)}`);
     }
@@ -108,9 +109,9 @@ export class OrphanDir {
       if (hidden === name || this.#hidden.get(ino) !== hidden) continue;
       try {
         const dir = await this.#getDir();
-        await this.#d.call("RpcRename", { MountID: this.#d.mountId(), SrcDirInodeNumber: dir, SrcBasename: hidden, DstDirInodeNumber: dir, DstBasename: name });
+        await this.#d.call("RpcRename", { MountID: this.#d.mountId(), SrcDirInodeNumber: dir, SrcBasename: hidden, DstDirInodeNumber: dir, DstBasename: name }, ino);
         if (this.#hidden.get(ino) === hidden) this.#hidden.set(ino, name);
-        else await this.#d.call("RpcUnlink", { ...this.#h(dir), Basename: name }); // its last close came meanwhile
+        else await this.#d.call("RpcUnlink", { ...this.#h(dir), Basename: name }, ino); // its last close came meanwhile
       } catch (err) {
         this.#d.log.warn(`renaming unlinked open file ${ORPHAN_DIR}/${hidden} to ${name}: ${message(err)}`);
       }

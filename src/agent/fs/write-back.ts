@@ -68,6 +68,7 @@ export class WriteBack {
     const off = h.flags & O_APPEND ? f.localSize : Number(offset);
     seg.append(off, data);
     f.localSize = Math.max(f.localSize, off + data.length);
+    f.lastWriteNs = BigInt(Date.now()) * 1_000_000n;
     return data.length;
   }
 
