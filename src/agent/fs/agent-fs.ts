@@ -81,6 +81,10 @@ export class AgentFs {
     c.mountId = mountId;
     // RPCInterruptType.Unmount (0): the table drops every lease locally and sends nothing.
     if (c.leases !== undefined) await c.leases.interrupt(0, 0n);
+    // FIX (wip-tests): the early-answered changes not yet confirmed by RpcSync may be lost with
+    // the old proxyfsd; they were never re-sent (UnsafeLog.replay had no caller). Replayed
+    // before anything else under the new MountID (later mutations wait for the replay).
+    await c.unsafe?.replay();
     await c.orphans.rehome();
   }
 
