@@ -7,7 +7,7 @@
 // Lives under test/ because src/agent may not import src/volume (scripts/lint-layers.ts).
 import { parseJson } from "../../src/base/json/index.js";
 import { MemoryObjectStore } from "../../src/objstore/index.js";
-import { negotiateCapabilities, proxyFsRpcMethods, type ProxyFsHandlers, type ProxyFsRpcMethod, type ReplyOf, type RequestOf } from "../../src/proto/index.js";
+import { Capability, negotiateCapabilities, proxyFsRpcMethods, type ProxyFsHandlers, type ProxyFsRpcMethod, type ReplyOf, type RequestOf } from "../../src/proto/index.js";
 import { errstrOf, RpcReplyError, UNKNOWN_METHOD_ERRSTR, type ClientInfo } from "../../src/rpc/index.js";
 import { Volume } from "../../src/volume/index.js";
 import { createRpcHandlers, LeaseManager, MountTable, SERVER_CAPABILITIES, type LeaseManagerOptions, type ServedVolume } from "../../src/volume/server/index.js";
@@ -27,6 +27,13 @@ export interface InProcessMount {
   /** Where this mount's lease interrupts are delivered from now on. */
   attach(target: InterruptTarget): void;
 }
+
+/** Every capability the in-process server offers (Plus, EarlyReply and MetaCache included). */
+export const ALL_CAPABILITIES: readonly string[] = SERVER_CAPABILITIES;
+/** The capabilities before Plus / EarlyReply / MetaCache (mount with a chosen subset: mount(caps)). */
+export const BASE_CAPABILITIES: readonly string[] = SERVER_CAPABILITIES.filter(
+  (c) => c !== Capability.Plus && c !== Capability.EarlyReply && c !== Capability.MetaCache,
+);
 
 export interface InProcessServerOptions {
   accountName?: string;
@@ -106,6 +113,18 @@ export class InProcessServer {
       rpc,
       attach: (target) => this.#targets.set(m.mountId, target),
     };
+  }
+
+  /**
+   * pfsagentd's re-mount after proxyfsd forgot `old` (restart): a new MountID with the same
+   * capabilities, whose interrupts go to `target`. The old MountID is unmounted (its leases gone).
+   * The old mount's `rpc` keeps working for the new MountID (handlers use the request's MountID).
+   */
+  remount(old: InProcessMount, target: InterruptTarget): InProcessMount {
+    this.unmount(old.mountId);
+    const m = this.mount([...old.capabilities]);
+    m.attach(target);
+    return m;
   }
 
   /** Server.RpcUnmount: the mount's leases are released, it gets no more interrupts. */
