@@ -26,6 +26,8 @@ export class InodeOps {
     await this.#attrs.changing(ino);
     const f = c.files.get(ino);
     if (f) await this.#wb.flushFile(f, false);
+    // An explicit mtime replaces the one buffered writes implied (AttrCache.noteStat).
+    if (f && ch.mtime !== undefined) f.lastWriteNs = undefined;
     if (c.caps.has(Capability.Plus)) return this.#setattrPlus(ino, ch);
     if (ch.mode !== undefined) await c.call("RpcChmod", { ...c.h(ino), FileMode: ch.mode & 0o7777 });
     if (ch.uid !== undefined || ch.gid !== undefined) {
