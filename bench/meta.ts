@@ -132,6 +132,8 @@ const ALL_FIGURES: Figure[] = WORKLOADS.flatMap((w) => figureSteps(w).map((s) =>
 class Bench {
   /** system -> figure key -> one outcome per round. */
   readonly results = new Map<SystemKey, Map<string, Outcome[]>>();
+  /** Wall time of the workload runs per system (ms), settling included. */
+  readonly spentMs = new Map<SystemKey, number>();
   /** "system/step" -> why it is not run again (it timed out in an earlier round). */
   readonly #skip = new Map<string, Outcome>();
   #child: ChildProcess | undefined;
@@ -161,7 +163,9 @@ class Bench {
             for (const s of figureSteps(w)) this.record(key, s.figure, sys);
             continue;
           }
+          const t0 = Date.now();
           const outs = await this.runWorkload(sys, w, round);
+          this.spentMs.set(key, (this.spentMs.get(key) ?? 0) + Date.now() - t0);
           if (this.stopping) return;
           const line = figureSteps(w).map((s) => `${s.name} ${formatCell(s.figure, outs.get(s.name)!)}${s.figure.unit === "s" ? " s" : ` ${s.figure.unit}`}`);
           log(`round ${round}/${this.o.rounds} ${w} on ${SYSTEM_LABELS[key]}: ${line.join(", ")}`);
@@ -388,7 +392,7 @@ async function main(): Promise<void> {
     const info = [
       `load before: ${load0}`,
       `load after:  ${load1}`,
-      `workloads took ${((Date.now() - t0) / 60_000).toFixed(1)} min`,
+      `workloads took ${((Date.now() - t0) / 60_000).toFixed(1)} min (${[...bench.spentMs].map(([k, ms]) => `${SYSTEM_LABELS[k]} ${(ms / 60_000).toFixed(1)}`).join(", ")})`,
       treeInfo,
       ...[...systems].map(([k, s]) => `${SYSTEM_LABELS[k]}: ${describeSystem(s)}`),
     ];
