@@ -45,7 +45,11 @@
 //   --limit-factor X    PFS_BENCH_LIMIT_FACTOR  every step's time limit times X (default 1)
 //   --port-base N       PFS_BENCH_PORT_BASE     ports N..N+20 (default 18480)
 //   --seed N            PFS_BENCH_SEED          the source tree's PRNG seed (default 1)
-// Quick check of everything: npm run bench:meta -- --rounds 1 --scale 0.2
+// Quick check of everything: npm run bench:meta -- --rounds 1 --scale 0.2 (~10 min). A full default
+// run took ~1 h 55 min on a 2-core machine (bench/RESULTS.md): our mount is slow today (tree on
+// ours/embedded ~6 min per round; ours/Swift ~40 min in all, even with its slowest steps cut by
+// their limits), rclone's uploads are waited for between phases, and its container of ~60,000
+// objects takes ~10 min to purge at the end.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -55,7 +59,7 @@ import { Cleanups, exited, forceUnmount, killGroup, log, mountsBelow, spawnGroup
 import { formatCell, geomean, median, numeric, resultValue, textTable, type Cell, type Outcome } from "./meta/report.js";
 import { writeSourceTarball } from "./meta/source-tree.js";
 import { SYSTEM_KEYS, SYSTEM_LABELS, available, startSystem, type System, type SystemKey } from "./meta/systems.js";
-import { STEPS, WORKLOADS, stepLimitMs, type Figure, type Step, type WorkloadEvent, type WorkloadJob, type WorkloadName } from "./meta/workloads.js";
+import { SIZES, STEPS, WORKLOADS, scaled, stepLimitMs, type Figure, type Step, type WorkloadEvent, type WorkloadJob, type WorkloadName } from "./meta/workloads.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WORKLOAD_MAIN = join(here, "meta", "workload-main.js");
@@ -273,13 +277,19 @@ class Bench {
 
 // ---- report ----
 
+/** The workload sizes at `scale`, for the table's heading (the row labels name scale 1's). */
+function scaledSizes(scale: number): string {
+  const n = (x: number) => scaled(x, scale).toLocaleString("en-US");
+  return `${n(SIZES.metaFiles)} files for create/stat/unlink, ${n(SIZES.smallFiles)} small files, ${n(SIZES.lsEntries)} entries for ls -l, the tree below`;
+}
+
 function report(o: Options, bench: Bench, systems: Map<SystemKey, System | Outcome>, info: string[]): string[] {
   const keys = [...systems.keys()];
   const figures = ALL_FIGURES.filter((f) => o.workloads.some((w) => figureSteps(w).some((s) => s.figure === f)));
   const runs = (k: SystemKey, f: Figure): Outcome[] => bench.results.get(k)?.get(f.key) ?? [];
   const cell = (k: SystemKey, f: Figure): Cell => median(f, runs(k, f));
   const out: string[] = [];
-  out.push(`bench:meta: median of ${o.rounds} round(s), scale ${o.scale}`);
+  out.push(`bench:meta: median of ${o.rounds} round(s), scale ${o.scale}${o.scale === 1 ? "" : ` (${scaledSizes(o.scale)})`}`);
   out.push(textTable(["figure", "unit", ...keys.map((k) => SYSTEM_LABELS[k])], figures.map((f) => [f.label, f.unit, ...keys.map((k) => formatCell(f, cell(k, f)))])));
   if (o.rounds > 1) {
     out.push("", "every round (1 / 2 / ...):");

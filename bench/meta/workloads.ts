@@ -55,7 +55,7 @@ export const STEPS: Record<WorkloadName, readonly Step[]> = {
   ],
   ls10k: [
     settle(0),
-    // Untimed first: populate the directory through the mount, then settle.
+    // Untimed first: populate the directory (through the mount; on ours by RPCs), then settle.
     { name: "ls", limitS: 480, figure: { key: "ls10k_s", label: "ls -l 10k entries (cold)", unit: "s" } },
     settle(1),
   ],
