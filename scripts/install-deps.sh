@@ -3,7 +3,7 @@
 # when everything is already there.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(fuse3 libfuse3-dev attr openssl python3 git curl fio gcc pkg-config stress-ng)
+pkgs=(fuse3 libfuse3-dev attr openssl python3 git curl fio gcc pkg-config stress-ng rclone)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
