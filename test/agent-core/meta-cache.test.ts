@@ -3,6 +3,7 @@
 // server's fences revoking that lease when the other mount changes the directory or a covered
 // child, a seeded random race of namespace changes whose end state both agents must see exactly
 // as the server has it, and the kernel entry-invalidation hook.
+import { mulberry32 } from "../../src/base/testing/prng.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Errno, FsError } from "../../src/base/errno.js";
@@ -100,24 +101,13 @@ test("A's cached attributes of a child (readdir plus and lookup) are refreshed a
   assert.equal((await A.fs.lookup(D, "g")).stat.FileMode & 0o7777, 0o640, "lookup after B's chmod (lookup attrs)");
 }));
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Errors a random mix legitimately runs into (the name's kind or presence changed under it). */
 const EXPECTED = new Set<number>([Errno.EEXIST, Errno.ENOENT, Errno.ENOTEMPTY, Errno.EISDIR, Errno.ENOTDIR, Errno.EPERM]);
 
 test("seeded race: A and B mutate two directories concurrently; both agents' views equal the server's", T, () => withServer(async (s) => {
   const seed = Number(process.env.PFS_RACE_SEED ?? 20261207);
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const A = agent(s);
   const B = agent(s);
   const dirs = [(await A.fs.mkdir(caller, ROOT, "D1", 0o755)).ino, (await A.fs.mkdir(caller, ROOT, "D2", 0o755)).ino];
