@@ -115,6 +115,42 @@ test("create, write, read back before and after flush; another mount reads the s
   await B.fs.release(ino, fhB);
 }));
 
+test("small files share one LogSegment PUT (each reports its own extents); a big file gets segments of its own", T, () => withServer(async (s) => {
+  const A = agent(s, { leases: { retryDelayMs: 5 }, maxFlushTimeMs: 60_000 });
+  const files = new Map<bigint, Buffer>();
+  for (let i = 0; i < 30; i++) {
+    const r = await A.fs.create(caller, ROOT, `small-${i}`, 0o644, O_RDWR);
+    const data = randomBytes(1000 + i * 97);
+    await A.fs.write(r.ino, r.fh, 0n, data.subarray(0, 500));
+    await A.fs.write(r.ino, r.fh, 500n, data.subarray(500));
+    await A.fs.flush(r.ino, r.fh); // close under an Exclusive lease: stays buffered
+    await A.fs.release(r.ino, r.fh);
+    files.set(r.ino, data);
+  }
+  assert.equal(A.fs.stats.dirtyFiles, 30, "closes did not flush");
+  assert.equal(A.store.puts, 1, "one streaming PUT carries all of them");
+  const big = await A.fs.create(caller, ROOT, "big", 0o644, O_RDWR);
+  const bigData = randomBytes(3 << 20);
+  for (let off = 0; off < bigData.length; off += 1 << 20) await A.fs.write(big.ino, big.fh, BigInt(off), bigData.subarray(off, off + (1 << 20)));
+  await A.fs.fsync(big.ino, big.fh);
+  await A.fs.release(big.ino, big.fh);
+  files.set(big.ino, bigData);
+  await A.fs.flushAll();
+  // One PUT for the 30 small files and the big file's first MiB, then the big file's own segment.
+  assert.equal(A.store.puts, 2, "30 small files and the big one's rest went out in two PUTs");
+  assert.equal(A.mount.rpc.calls.get("RpcWrote"), 32, "every file reported its own extents");
+  // The server counts every referenced byte of the shared segment once per file range.
+  let refs = 0n;
+  for (const [ino] of files) for (const [, bytes] of s.volume.store.extentMap(ino).segmentBytes) refs += bytes;
+  assert.equal(refs, BigInt([...files.values()].reduce((n, b) => n + b.length, 0)));
+  const B = agent(s);
+  for (const [ino, data] of files) {
+    const fh = await B.fs.open(ino, O_RDONLY);
+    assert.deepEqual(await readAll(B.fs, ino, fh), data, `inode ${ino} from the other mount`);
+    await B.fs.release(ino, fh);
+  }
+}));
+
 test("close-to-open without leases: a re-open sees what another mount wrote and closed", T, () => withServer(async (s) => {
   const A = agent(s);
   const B = agent(s);

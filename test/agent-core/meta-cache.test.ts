@@ -14,6 +14,7 @@ import { ALL_CAPABILITIES, InProcessServer, type InProcessMount } from "./in-pro
 
 const ROOT = 1n;
 const O_RDWR = 2;
+const O_TRUNC = 0o1000;
 const S_IFMT = 0o170000;
 const caller = { uid: 0, gid: 0 };
 const T = { timeout: 60_000 };
@@ -99,6 +100,36 @@ test("A's cached attributes of a child (readdir plus and lookup) are refreshed a
   await B.fs.setattr(g, { mode: 0o640 });
   await s.idle();
   assert.equal((await A.fs.lookup(D, "g")).stat.FileMode & 0o7777, 0o640, "lookup after B's chmod (lookup attrs)");
+}));
+
+
+test("O_TRUNC rewrite of a cached child, closed without flushing (Exclusive lease): size and bytes are the new ones", T, () => withServer(async (s) => {
+  const A = agent(s);
+  const B = agent(s);
+  const D = (await A.fs.mkdir(caller, ROOT, "D", 0o755)).ino;
+  const r = await A.fs.create(caller, D, "f", 0o644, O_RDWR);
+  await A.fs.write(r.ino, r.fh, 0n, Buffer.from("x".repeat(1057)));
+  await A.fs.fsync(r.ino, r.fh);
+  await A.fs.release(r.ino, r.fh);
+  // The stored size is cached under A's lease on D (as after git's first commit).
+  assert.equal((await A.fs.lookup(D, "f")).stat.Size, 1057n);
+  const hits = A.fs.stats.metaCacheHits;
+  assert.equal((await A.fs.lookup(D, "f")).stat.Size, 1057n);
+  assert.equal(A.fs.stats.metaCacheHits, hits + 1, "f's attributes are cached");
+  // git's pattern: rewrite with O_TRUNC, close, stat, then read the whole file.
+  const fh = await A.fs.open(r.ino, O_RDWR | O_TRUNC);
+  await A.fs.write(r.ino, fh, 0n, Buffer.from("changed\n"));
+  await A.fs.flush(r.ino, fh);
+  await A.fs.release(r.ino, fh);
+  assert.equal((await A.fs.lookup(D, "f")).stat.Size, 8n, "lookup after the O_TRUNC rewrite");
+  assert.equal((await A.fs.getattr(r.ino)).stat.Size, 8n, "getattr after the O_TRUNC rewrite");
+  const rh = await A.fs.open(r.ino, 0);
+  assert.equal((await A.fs.read(r.ino, rh, 0n, 4096)).toString(), "changed\n");
+  await A.fs.release(r.ino, rh);
+  // Another mount's open interrupts A's Exclusive lease: A flushes first, B sees the bytes.
+  const bh = await B.fs.open(r.ino, 0);
+  assert.equal((await B.fs.read(r.ino, bh, 0n, 4096)).toString(), "changed\n");
+  await B.fs.release(r.ino, bh);
 }));
 
 

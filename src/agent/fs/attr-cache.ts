@@ -37,8 +37,9 @@ export class AttrCache {
   async getStat(ino: bigint): Promise<StatStruct> {
     const c = this.#ctx;
     c.stats.getStatRpcs++;
+    const epoch = c.files.get(ino)?.sizeEpoch ?? 0;
     const st = await c.call("RpcGetStat", c.h(ino));
-    return this.noteStat(ino, st);
+    return this.noteStat(ino, st, epoch);
   }
 
   /**
@@ -57,9 +58,10 @@ export class AttrCache {
     const t = await L.acquire(ino, "shared");
     const mark = L.statMark(ino);
     c.stats.getStatRpcs++;
+    const epoch = c.files.get(ino)?.sizeEpoch ?? 0;
     const st = await c.call("RpcGetStat", c.h(ino));
     if (t !== undefined) L.cacheStat(t, mark, st);
-    return this.noteStat(ino, st);
+    return this.noteStat(ino, st, epoch);
   }
 
   /** Before changing a regular file's attributes: an Exclusive lease (others drop theirs), then no cached stat. */
@@ -70,22 +72,27 @@ export class AttrCache {
     c.meta?.forgetAttrs(ino);
   }
 
-  /** Records what a fresh stat says about a file we track, and adjusts its size for local writes. */
-  noteStat(ino: bigint, st: StatStruct): StatStruct {
+  /**
+   * Records what a fresh stat says about a file we track, and adjusts its size for local writes.
+   * `epoch` is the file's sizeEpoch when the stat was asked for: if this agent moved the size
+   * since (a RpcWrote or truncate completed while the stat was in flight), its own size wins.
+   */
+  noteStat(ino: bigint, st: StatStruct, epoch?: number): StatStruct {
     const c = this.#ctx;
     // The ORPHAN_DIR entry is not a name the user sees.
     if (c.orphans.has(ino) && st.NumLinks > 0n) st = { ...st, NumLinks: st.NumLinks - 1n };
     if ((st.FileMode & S_IFMT) === S_IFREG) c.regular.add(ino);
     const f = c.files.get(ino);
     if (!f || (st.FileMode & S_IFMT) !== S_IFREG) return st;
-    const size = safeNumber(st.Size, `size of inode ${ino}`);
+    const stale = epoch !== undefined && epoch !== f.sizeEpoch && f.serverSize !== undefined;
+    const size = stale ? f.serverSize! : safeNumber(st.Size, `size of inode ${ino}`);
     f.serverSize = size;
     const eff = f.effectiveSize(size);
     // StatExtended: our unreported writes are allocated space the server does not count yet.
     const dirty = st.AllocatedBytes !== undefined ? f.dirtyBytes : 0;
     // write(2) sets mtime and ctime now, even while the data is still buffered here.
     const written = f.lastWriteNs !== undefined && f.lastWriteNs > st.MTimeNs ? f.lastWriteNs : undefined;
-    if (eff === size && dirty === 0 && written === undefined) return st;
+    if (eff === size && !stale && dirty === 0 && written === undefined) return st;
     const adjusted = { ...st, Size: BigInt(eff) };
     if (dirty > 0) adjusted.AllocatedBytes = st.AllocatedBytes! + BigInt(dirty);
     if (written !== undefined) {

@@ -77,7 +77,8 @@ export class AgentContext {
       maxFlushSize: options.maxFlushSize ?? 10 * 1024 * 1024,
       maxFlushTimeMs: options.maxFlushTimeMs ?? 200,
       xattrEnabled: options.xattrEnabled ?? false,
-      deferCloseFlush: options.deferCloseFlush ?? false,
+      deferCloseFlush: options.deferCloseFlush ?? true,
+      sharedSegmentFileLimit: options.sharedSegmentFileLimit ?? 1024 * 1024,
       extentMapEntryLimit: options.extentMapEntryLimit ?? 1048576,
     };
     if (!(this.o.extentMapEntryLimit >= 1)) throw new RangeError("ExtentMapEntryLimit must be at least 1");

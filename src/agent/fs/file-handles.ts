@@ -37,7 +37,8 @@ export class FileHandles {
       if (trunc) {
         await c.call("RpcResize", { ...c.h(ino), NewSize: 0n });
         c.leases?.forgetStat(ino);
-        f.serverSize = 0;
+        c.meta?.forgetAttrs(ino); // the size cached under the directory's lease is gone too
+        f.knowSize(0);
         f.extentMap = undefined;
       } else if (!f.dirty && t === undefined) {
         // Close-to-open: forget extents learned before, in case another client changed the file.

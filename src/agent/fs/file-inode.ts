@@ -6,10 +6,11 @@
 // list only after its RpcWrote finished (or its PUT failed), and then its extents are already in
 // extentMap (success) or writeError is set (failure).
 import type { ExtentMap } from "./extent-map.js";
-import type { LogSegment } from "./log-segment.js";
+import type { SegmentSlice } from "./segment-slice.js";
 
 export interface PendingSegment {
-  readonly seg: LogSegment;
+  /** This file's part of the segment (the segment itself may be shared with other files). */
+  readonly slice: SegmentSlice;
   /** Resolves when the segment left the list (reported or failed). Never rejects. */
   readonly done: Promise<void>;
   resolveDone(): void;
@@ -21,6 +22,11 @@ export class FileInode {
   openCount = 0;
   /** Size from the server's latest stat (grown by our own completed writes). */
   serverSize: number | undefined;
+  /**
+   * Bumped whenever this agent itself moves the server's size (RpcWrote, truncate): a stat asked
+   * for before the bump may be older than serverSize and must not overwrite it.
+   */
+  sizeEpoch = 0;
   /** Size including unreported writes; defined only while segments is non-empty. */
   localSize: number | undefined;
   /** Wall-clock ns of the latest write() buffered here: the file's mtime/ctime until the server's pass it. */
@@ -47,14 +53,20 @@ export class FileInode {
    */
   get dirtyBytes(): number {
     let n = 0;
-    for (const p of this.segments) n += p.seg.length;
+    for (const p of this.segments) n += p.slice.bytes;
     return n;
   }
 
-  /** The newest segment if it still accepts writes. */
-  openSegment(): LogSegment | undefined {
+  /** This agent changed the server's size of the file (RpcWrote, resize, truncate). */
+  knowSize(size: number | undefined): void {
+    this.serverSize = size;
+    this.sizeEpoch++;
+  }
+
+  /** The newest slice if it still accepts this file's writes. */
+  openSlice(): SegmentSlice | undefined {
     const last = this.segments[this.segments.length - 1];
-    return last && last.seg.state === "open" ? last.seg : undefined;
+    return last && last.slice.writable ? last.slice : undefined;
   }
 
   /** The size to report: unreported writes may make the file longer than the server knows. */

@@ -38,7 +38,7 @@ export class InodeOps {
       await c.call("RpcResize", { ...c.h(ino), NewSize: ch.size });
       const g = c.files.get(ino);
       if (g) {
-        g.serverSize = size;
+        g.knowSize(size);
         g.extentMap?.truncate(size);
       }
     }
@@ -74,7 +74,7 @@ export class InodeOps {
     if (size !== undefined) {
       const g = c.files.get(ino);
       if (g) {
-        g.serverSize = size;
+        g.knowSize(size);
         g.extentMap?.truncate(size);
       }
     }

@@ -3,16 +3,17 @@
 // Lifetime: created by the first write that needs it → RpcProvisionObject names the object →
 // a chunked PUT starts at once and streams the buffer as writes append to it → the segment is
 // closed when it reaches MaxFlushSize bytes, MaxFlushTime after it was created, or on a flush
-// (fsync, close, truncate, shutdown...) → the PUT ends → the owning FileInode reports its
-// extents with RpcWrote, in creation order with the file's other segments.
+// (fsync, close, truncate, shutdown...) → the PUT ends → every file with bytes in it reports its
+// extents (its SegmentSlice) with RpcWrote, in creation order with the file's other segments.
+// One segment may carry the data of many small files (WriteBack shares it): one PUT for all.
 //
 // The whole buffer stays in memory until the segment is completed: a retried PUT attempt replays
 // it from byte 0 (the body factory is called afresh), and reads of not-yet-reported data are
 // served from it.
 //
 // INVARIANT: chunks are never modified once appended (readers keep references to them);
-// #length == sum of chunk lengths; extents map file ranges to offsets < #length.
-import { ExtentMap, type ObjectRef } from "./extent-map.js";
+// #length == sum of chunk lengths.
+import type { ObjectRef } from "./extent-map.js";
 
 export type LogSegmentState = "open" | "closed";
 
@@ -26,8 +27,6 @@ export interface LogSegmentIo {
 export class LogSegment {
   readonly id: number;
   readonly createdAt = Date.now();
-  /** File range -> offset in this segment's buffer (newest write wins). */
-  readonly extents = new ExtentMap();
   #chunks: Buffer[] = [];
   /** File offset of each chunk, and offset in the buffer: for copying out by object offset. */
   #chunkObjOff: number[] = [];
@@ -61,16 +60,17 @@ export class LogSegment {
     return this.#ref;
   }
 
-  /** Appends a write of `data` at file offset `fileOffset`. Only while open. */
-  append(fileOffset: number, data: Buffer): void {
+  /** Appends `data` (only while open); returns its offset in the object. */
+  append(data: Buffer): number {
     if (this.#state !== "open") throw new Error(`LogSegment ${this.id} is closed; cannot append`);
-    if (data.length === 0) return;
-    this.extents.set(fileOffset, data.length, null, this.#length);
-    this.#chunkObjOff.push(this.#length);
+    const objOff = this.#length;
+    if (data.length === 0) return objOff;
+    this.#chunkObjOff.push(objOff);
     this.#chunks.push(data);
     this.#length += data.length;
     this.#wake();
     if (this.#length >= this.#maxFlushSize) this.close();
+    return objOff;
   }
 
   /** Ends the PUT body after what has been appended so far. Idempotent. */

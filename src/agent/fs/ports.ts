@@ -46,6 +46,11 @@ export interface AgentFsOptions {
    * stored (the lease interrupt, fsync, MaxFlushTime and DirtyFileLimit flush it). Default true.
    */
   deferCloseFlush?: boolean;
+  /**
+   * Files whose data stays within this many bytes share one LogSegment with other small files
+   * (one PUT, and RpcWrote each); bigger ones get segments of their own. Default 1 MiB; 0 = never share.
+   */
+  sharedSegmentFileLimit?: number;
 }
 
 /** The tunables of AgentFsOptions with their defaults applied. */

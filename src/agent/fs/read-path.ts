@@ -52,9 +52,9 @@ export class ReadPath {
     const pieces = f.extentMap ? f.extentMap.pieces(start, end) : [];
     const overlays: Array<() => void> = [];
     for (const p of f.segments) {
-      for (const piece of p.seg.extents.pieces(start, end)) {
+      for (const piece of p.slice.extents.pieces(start, end)) {
         if (piece.ref === undefined) continue;
-        const seg = p.seg;
+        const seg = p.slice.seg;
         overlays.push(() => seg.copyOut(piece.objOff!, piece.len, out, piece.off - start));
       }
     }

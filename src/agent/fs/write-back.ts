@@ -1,6 +1,8 @@
 // WriteBack: the write path of AgentFs (pfsagent.md §7). Writes are appended to the file's open
 // LogSegment; each segment is PUT to the object store and then reported with RpcWrote, strictly
-// in creation order per file (the pump). DirtyLogSegmentLimit tokens cap the segments in flight,
+// in creation order per file (the pump). Small files (up to sharedSegmentFileLimit bytes) share
+// one open segment: untar-like work makes one PUT for many files instead of one each; a file
+// that outgrows it continues in segments of its own. DirtyLogSegmentLimit tokens cap the segments in flight,
 // DirtyFileLimit the files with dirty data (the oldest are flushed first).
 // Semantics chosen where the 1.17.1 agent had bugs (pfsagent.md §12), and why:
 //  - close (flush) and fsync both wait until the file's data is PUT and RpcWrote-acknowledged
@@ -16,13 +18,18 @@ import { ExtentMap, type ObjectRef } from "./extent-map.js";
 import type { FileInode, PendingSegment } from "./file-inode.js";
 import { LogSegment } from "./log-segment.js";
 import { O_ACCMODE, O_APPEND, O_RDONLY } from "./ports.js";
+import { SegmentSlice } from "./segment-slice.js";
 import { Semaphore } from "./semaphore.js";
 
 export class WriteBack {
   readonly #ctx: AgentContext;
   readonly #attrs: AttrCache;
-  /** DirtyLogSegmentLimit: one token per LogSegment from creation until it left its file's list. */
+  /** DirtyLogSegmentLimit: one token per LogSegment from creation until every file's slice of it is reported. */
   readonly #tokens: Semaphore;
+  /** Slices of each LogSegment not yet reported (the token goes back at zero). */
+  readonly #sliceCount = new Map<LogSegment, number>();
+  /** The open segment small files append to (one PUT for many files), if any. */
+  #shared: LogSegment | undefined;
   #nextSegmentId = 1;
 
   constructor(ctx: AgentContext, attrs: AttrCache) {
@@ -47,29 +54,50 @@ export class WriteBack {
     }
     if (data.length === 0) return 0;
     const f = c.file(ino);
-    let seg: LogSegment | undefined;
+    let slice: SegmentSlice | undefined;
     for (;;) {
       // Written data is only buffered under an Exclusive lease: an interrupt flushes it before
       // anyone else may read. The lease must still be held when the append happens.
       const t = c.leases !== undefined ? await c.leases.acquire(ino, "exclusive") : undefined;
       if (f.serverSize === undefined) await this.#attrs.getStat(ino);
-      seg = f.openSegment();
-      if (!seg) {
+      slice = f.openSlice();
+      if (!slice) {
         if (!f.dirty) await this.#makeRoomForDirtyFile(f);
-        await this.#tokens.acquire();
-        seg = f.openSegment();
-        if (seg) this.#tokens.release();
-        else seg = this.#newSegment(f);
+        const small = this.#small(f, offset, data.length);
+        slice = f.openSlice() ?? this.#joinShared(f, small);
+        if (!slice) {
+          await this.#tokens.acquire();
+          slice = f.openSlice() ?? this.#joinShared(f, small);
+          if (slice) this.#tokens.release();
+          else slice = this.#newSegment(f, small);
+        }
       }
       if (t === undefined || c.leases!.ticketValid(t, "exclusive")) break;
     }
-    // From here to the append nothing awaits: the segment is still open.
+    // From here to the append nothing awaits: the slice is still writable.
     f.localSize ??= f.serverSize ?? 0;
     const off = h.flags & O_APPEND ? f.localSize : Number(offset);
-    seg.append(off, data);
+    slice.append(off, data);
+    // A file that outgrows the shared segment continues in segments of its own (parallel PUTs).
+    if (slice.seg === this.#shared && slice.bytes >= c.o.sharedSegmentFileLimit) slice.open = false;
     f.localSize = Math.max(f.localSize, off + data.length);
     f.lastWriteNs = BigInt(Date.now()) * 1_000_000n;
     return data.length;
+  }
+
+  /** Whether a write of `len` bytes at `offset` keeps f a small file (its data may share a segment). */
+  #small(f: FileInode, offset: bigint, len: number): boolean {
+    const limit = this.#ctx.o.sharedSegmentFileLimit;
+    const size = f.localSize ?? f.serverSize ?? 0;
+    return size + len <= limit && Number(offset) + len <= limit;
+  }
+
+  /** A slice of the shared segment for a small file's data, if one is open. */
+  #joinShared(f: FileInode, small: boolean): SegmentSlice | undefined {
+    const s = this.#shared;
+    if (!small || s === undefined || s.state !== "open") return undefined;
+    this.#sliceCount.set(s, (this.#sliceCount.get(s) ?? 0) + 1);
+    return this.#addSlice(f, s);
   }
 
   /** DirtyFileLimit: before one more file becomes dirty, flush the oldest dirty files. */
@@ -82,7 +110,8 @@ export class WriteBack {
     }
   }
 
-  #newSegment(f: FileInode): LogSegment {
+  /** A new LogSegment (the caller holds a token for it); with `shared`, small files may join it. */
+  #newSegment(f: FileInode, shared: boolean): SegmentSlice {
     const c = this.#ctx;
     const seg = new LogSegment(this.#nextSegmentId++, {
       provision: async () => {
@@ -94,14 +123,35 @@ export class WriteBack {
       },
     }, { maxFlushSize: c.o.maxFlushSize, maxFlushTimeMs: c.o.maxFlushTimeMs });
     c.stats.logSegmentPuts++;
+    this.#sliceCount.set(seg, 1);
+    if (shared) this.#shared = seg;
+    return this.#addSlice(f, seg);
+  }
+
+  /** Queues f's new slice of `seg` behind its other segments and makes sure its pump runs. */
+  #addSlice(f: FileInode, seg: LogSegment): SegmentSlice {
+    const c = this.#ctx;
+    const slice = new SegmentSlice(seg);
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
-    const pending: PendingSegment = { seg, done, resolveDone };
+    const pending: PendingSegment = { slice, done, resolveDone };
     f.segments.push(pending);
     c.dirty.delete(f.ino);
     c.dirty.set(f.ino, f);
     if (!f.pumping) this.#pump(f).catch((err: unknown) => c.log.error(`completing LogSegments of inode ${f.ino}: ${(err as Error)?.stack ?? String(err)}`));
-    return seg;
+    return slice;
+  }
+
+  /** One file's slice of `seg` is done; the segment's token returns with the last one. */
+  #sliceLeft(seg: LogSegment): void {
+    const n = (this.#sliceCount.get(seg) ?? 1) - 1;
+    if (n > 0) {
+      this.#sliceCount.set(seg, n);
+      return;
+    }
+    this.#sliceCount.delete(seg);
+    if (this.#shared === seg) this.#shared = undefined;
+    this.#tokens.release();
   }
 
   /** Completes f's segments strictly in order: wait for the PUT, then RpcWrote, then merge extents. */
@@ -111,7 +161,8 @@ export class WriteBack {
     try {
       while (f.segments.length > 0) {
         const p = f.segments[0]!;
-        const seg = p.seg;
+        const slice = p.slice;
+        const seg = slice.seg;
         let uploaded = true;
         try {
           await seg.uploaded;
@@ -119,20 +170,20 @@ export class WriteBack {
           uploaded = false;
           c.stats.logSegmentPutFailures++;
           f.writeError = err instanceof Error ? err : new Error(String(err));
-          c.log.error(`LogSegment PUT for inode ${f.ino} failed; ${seg.length} bytes of written data are lost: ${f.writeError.message}`);
+          c.log.error(`LogSegment PUT for inode ${f.ino} failed; ${slice.bytes} bytes of written data are lost: ${f.writeError.message}`);
         }
         if (uploaded) {
           const ref = seg.ref!;
-          const ext = seg.extents.extents();
+          const ext = slice.extents.extents();
           try {
             await c.send("RpcWrote", {
               ...c.h(f.ino), ContainerName: ref.container, ObjectName: ref.object,
               FileOffset: ext.map((e) => BigInt(e.off)), ObjectOffset: ext.map((e) => BigInt(e.objOff)), Length: ext.map((e) => BigInt(e.len)),
             });
-            c.stats.logSegmentPutBytes += seg.length;
+            c.stats.logSegmentPutBytes += slice.bytes;
             f.extentMap ??= new ExtentMap();
             for (const e of ext) f.extentMap.set(e.off, e.len, ref, e.objOff);
-            if (f.serverSize !== undefined) f.serverSize = Math.max(f.serverSize, seg.extents.end);
+            f.knowSize(f.serverSize !== undefined ? Math.max(f.serverSize, slice.extents.end) : undefined);
             c.leases?.forgetStat(f.ino); // the server's mtime and size moved
             c.meta?.forgetAttrs(f.ino, true);
             c.extents.touch(f);
@@ -141,11 +192,11 @@ export class WriteBack {
             c.stats.wroteFailures++;
             f.writeError = err instanceof Error ? err : new Error(String(err));
             f.extentMap = undefined;
-            c.log.error(`RpcWrote for inode ${f.ino} (${ref.container}/${ref.object}) failed; the server does not know ${seg.length} written bytes: ${f.writeError.message}`);
+            c.log.error(`RpcWrote for inode ${f.ino} (${ref.container}/${ref.object}) failed; the server does not know ${slice.bytes} written bytes: ${f.writeError.message}`);
           }
         }
         f.segments.shift();
-        this.#tokens.release();
+        this.#sliceLeft(seg);
         p.resolveDone();
       }
     } finally {
@@ -161,11 +212,11 @@ export class WriteBack {
    * With `report`, a write failure since the last report is thrown (once) as EIO.
    */
   async flushFile(f: FileInode, report: boolean): Promise<void> {
+    // Every segment holding f's data ends now (a shared one for every file in it): an earlier
+    // slice may sit in a shared segment that is still open for other files.
+    for (const p of f.segments) p.slice.seg.close();
     const last = f.segments[f.segments.length - 1];
-    if (last) {
-      last.seg.close();
-      await last.done;
-    }
+    if (last) await last.done;
     if (report && f.writeError) {
       const err = f.writeError;
       f.writeError = undefined;
