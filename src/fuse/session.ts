@@ -15,7 +15,7 @@ import {
   AccessIn, BatchForgetIn, BmapIn, BmapOut, CopyFileRangeIn, CreateIn, FallocateIn, FATTR,
   FlushIn, FOPEN, ForgetIn, ForgetOne, FsyncIn, FUSE_FSYNC_FDATASYNC, FUSE_GETATTR_FH, FUSE_KERNEL_MINOR_VERSION,
   FUSE_KERNEL_VERSION, FUSE_LK_FLOCK, FUSE_MIN_MINOR_VERSION, FUSE_RELEASE_FLOCK_UNLOCK, FUSE_RELEASE_FLUSH,
-  FUSE_ROOT_ID, FileLockStruct, GetattrIn, GetxattrIn, GetxattrOut, InHeader, InitFlag, InitIn, InitInCompat,
+  FUSE_EXPIRE_ONLY, FUSE_ROOT_ID, FileLockStruct, GetattrIn, GetxattrIn, GetxattrOut, InHeader, InitFlag, InitIn, InitInCompat,
   InitOut, InterruptIn, IoctlIn, IoctlOut, LinkIn, LkIn, LseekIn, LseekOut, MkdirIn, MknodIn, NotifyCode,
   NotifyDeleteOut, NotifyInvalEntryOut, NotifyInvalInodeOut, NotifyStoreOut, OpenIn, OpenOut, Opcode, OutHeader,
   PollIn, PollOut, ReadIn, ReleaseIn, Rename2In, RenameIn, SetattrIn, SetxattrIn, SetxattrInCompat, StatxIn,
@@ -249,10 +249,16 @@ export class FuseSession extends EventEmitter {
     return this.#notifyAsync(nodeid, NotifyCode.INVAL_INODE, [NotifyInvalInodeOut.encode({ ino: nodeid, off: offset, len: length })]);
   }
 
-  /** notifyInvalEntry without blocking the event loop; see NotifyResult. */
-  notifyInvalEntryAsync(parent: bigint, name: string): Promise<NotifyResult> {
+  /**
+   * notifyInvalEntry without blocking the event loop; see NotifyResult. With `expireOnly` (and a
+   * kernel that agreed HAS_EXPIRE_ONLY) the entry only times out: the next path walk revalidates
+   * it with LOOKUP, but the dentry stays hashed, so a process whose working directory it is keeps
+   * a working getcwd(2) (a plain INVAL_ENTRY unhashes it: getcwd then fails with ENOENT).
+   */
+  notifyInvalEntryAsync(parent: bigint, name: string, opts: { expireOnly?: boolean } = {}): Promise<NotifyResult> {
     const n = Buffer.from(name + "\0", "utf8");
-    return this.#notifyAsync(parent, NotifyCode.INVAL_ENTRY, [NotifyInvalEntryOut.encode({ parent, namelen: n.length - 1 }), n]);
+    const flags = opts.expireOnly === true && (this.#flags & InitFlag.HAS_EXPIRE_ONLY) !== 0n ? FUSE_EXPIRE_ONLY : 0;
+    return this.#notifyAsync(parent, NotifyCode.INVAL_ENTRY, [NotifyInvalEntryOut.encode({ parent, namelen: n.length - 1, flags }), n]);
   }
 
   /** notifyDelete without blocking the event loop; see NotifyResult. */

@@ -7,7 +7,8 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import {
   canMount, cleanupSetup, isMounted, killAllChildren, startAgent, startServers, writeAgentConf, type AgentProcess, type AgentSetup, type Servers,
@@ -190,6 +191,43 @@ test("leases with kernel attribute caching (AttrDuration 10s): a revoked reader'
     const readsBefore = (await metrics(b)).get("FUSE_DoRead_calls")!;
     assert.equal(readFileSync(join(sb.mountpoint, "k"), "utf8"), "abcdefghijklmnop");
     assert.equal((await metrics(b)).get("FUSE_DoRead_calls"), readsBefore, "the second open was served from the kernel's page cache");
+  } finally {
+    assert.equal(await b.stop(), 0, b.log());
+    assert.equal(await a.stop(), 0, a.log());
+  }
+});
+
+test("directory leases: another agent's change revokes them; a process working in the directory keeps getcwd and sees the change", { skip, timeout: 60_000 }, async () => {
+  servers ??= await startServers();
+  const sa = writeAgentConf(servers.swiftPort);
+  const sb = writeAgentConf(servers.swiftPort);
+  setups.push(sa, sb);
+  const a = await startAgent(sa.confPath);
+  const b = await startAgent(sb.confPath);
+  try {
+    const wd = join(sa.mountpoint, "wd");
+    mkdirSync(wd);
+    writeFileSync(join(wd, "old"), "x");
+    // A shell-like process lives in wd on agent A: its kernel holds wd's entry under A's lease on
+    // the root directory, and wd's entries under A's lease on wd.
+    const script = "import os,sys\nos.chdir(sys.argv[1])\nprint(sorted(os.listdir('.')),flush=True)\nsys.stdin.readline()\n"
+      + "try:\n  print(os.getcwd())\nexcept OSError as e:\n  print('getcwd failed:', e)\nprint(sorted(os.listdir('.')),flush=True)\n";
+    const child = spawn("python3", ["-c", script, wd], { stdio: ["pipe", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    await eventually(async () => out, (o) => o.includes("\n"), 10_000);
+    assert.equal(out.trim(), "['old']");
+    const hitsBefore = (await metrics(a)).get("MetaCacheHits") ?? 0;
+    // B changes both directories: the server revokes A's leases on them first.
+    writeFileSync(join(sb.mountpoint, "beside"), "y");
+    writeFileSync(join(sb.mountpoint, "wd", "new"), "z");
+    await new Promise((r) => setTimeout(r, 300)); // A's kernel notifications are written asynchronously
+    child.stdin.end("\n");
+    const code = await new Promise<number | null>((r) => child.on("exit", r));
+    assert.equal(code, 0);
+    assert.deepEqual(out.trim().split("\n").slice(1), [wd, "['new', 'old']"], `the process's view after B's changes:\n${out}`);
+    assert.deepEqual(readdirSync(sa.mountpoint).sort(), ["beside", "wd"]);
+    assert.ok(((await metrics(a)).get("MetaCacheHits") ?? 0) >= hitsBefore);
   } finally {
     assert.equal(await b.stop(), 0, b.log());
     assert.equal(await a.stop(), 0, a.log());

@@ -27,7 +27,9 @@ export interface FuseAdapterOptions {
 
 /** INIT capabilities the agent asks for (pfsagent.md §5.2 INIT; no POSIX_LOCKS: the kernel keeps locks local). */
 export function agentCapabilities(readDirPlus: boolean): NonNullable<SessionOptions["capabilities"]> {
-  const caps: NonNullable<SessionOptions["capabilities"]> = ["ASYNC_READ", "ATOMIC_O_TRUNC", "BIG_WRITES", "AUTO_INVAL_DATA", "PARALLEL_DIROPS", "MAX_PAGES"];
+  const caps: NonNullable<SessionOptions["capabilities"]> = ["ASYNC_READ", "ATOMIC_O_TRUNC", "BIG_WRITES", "AUTO_INVAL_DATA", "PARALLEL_DIROPS", "MAX_PAGES",
+    // Directory entries of lost leases expire instead of being unhashed (kernelEntryInvalidator).
+    "INIT_EXT", "HAS_EXPIRE_ONLY"];
   if (readDirPlus) caps.push("DO_READDIRPLUS", "READDIRPLUS_AUTO");
   return caps;
 }
@@ -278,7 +280,7 @@ export class AgentFuseAdapter implements FuseHandler {
 /** What kernelInvalidator and kernelEntryInvalidator need of a FuseSession. */
 export interface KernelNotifier {
   notifyInvalInodeAsync(nodeid: bigint, offset?: bigint, length?: bigint): Promise<unknown>;
-  notifyInvalEntryAsync(parent: bigint, name: string): Promise<unknown>;
+  notifyInvalEntryAsync(parent: bigint, name: string, opts?: { expireOnly?: boolean }): Promise<unknown>;
 }
 
 /** Where invalidation failures go (not logged when omitted: the kernel then revalidates by its TTLs). */
@@ -305,15 +307,17 @@ export function kernelInvalidator(
 }
 
 /**
- * Drops the kernel's cached directory entry `name` in `parent` (FUSE_NOTIFY_INVAL_ENTRY), for a
- * directory whose lease ends. Fire and forget, written off the event loop like kernelInvalidator:
+ * Times out the kernel's cached directory entry `name` in `parent` (FUSE_NOTIFY_INVAL_ENTRY with
+ * FUSE_EXPIRE_ONLY where the kernel has it), for a directory whose lease ends. Fire and forget, written off the event loop like kernelInvalidator:
  * the kernel takes the directory's lock for it, which a LOOKUP queued to this process may hold.
  */
 export function kernelEntryInvalidator(
   session: Pick<KernelNotifier, "notifyInvalEntryAsync">, opts: { log?: InvalidatorLogger } = {},
 ): (parent: bigint, name: string) => void {
   return (parent, name) => {
-    session.notifyInvalEntryAsync(parent, name).catch((err: Error) => {
+    // Expire only: the kernel revalidates the name with LOOKUP on its next use, and a directory
+    // some process is in stays its working directory (getcwd keeps working).
+    session.notifyInvalEntryAsync(parent, name, { expireOnly: true }).catch((err: Error) => {
       opts.log?.warn(`invalidating the kernel's entry ${JSON.stringify(name)} in directory ${parent}: ${err.message}`);
     });
   };

@@ -154,6 +154,8 @@ export const Statx = defineStruct("fuse_statx", [
 
 // Notifications (server -> kernel, unique = 0, error = notify code).
 export const NotifyInvalInodeOut = defineStruct("fuse_notify_inval_inode_out", [["ino", "u64"], ["off", "i64"], ["len", "i64"]] as const);
+/** fuse_notify_inval_entry_out.flags: only time the entry out, do not unhash it (protocol 7.38, HAS_EXPIRE_ONLY). */
+export const FUSE_EXPIRE_ONLY = 1;
 export const NotifyInvalEntryOut = defineStruct("fuse_notify_inval_entry_out", [["parent", "u64"], ["namelen", "u32"], ["flags", "u32"]] as const);
 export const NotifyDeleteOut = defineStruct("fuse_notify_delete_out", [["parent", "u64"], ["child", "u64"], ["namelen", "u32"], ["padding", "u32"]] as const);
 export const NotifyStoreOut = defineStruct("fuse_notify_store_out", [["nodeid", "u64"], ["offset", "u64"], ["size", "u32"], ["padding", "u32"]] as const);
