@@ -113,6 +113,8 @@ function agentConf(account: string, p: ReturnType<typeof ports>, mnt: string, lo
     ["PlugInPath", cmd("pfsagentd-swift-auth-plugin.js")], ["PlugInEnvName", "SwiftAuthBlob"], ["PlugInEnvValue", blob],
     ["HTTPServerIPAddr", "127.0.0.1"], ["HTTPServerTCPPort", String(p.agentHttp)],
     ["LogFilePath", logFile], ["LogToConsole", "true"],
+    // What README's deployment section recommends beyond the seed's keys (and pfs up writes).
+    ["ReadDirPlusEnabled", "true"], ["SharedLeaseLimit", "100000"], ["ExclusiveLeaseLimit", "10000"],
   ];
   return `[Agent]\n${keys.map(([k, v]) => `${k}: ${v}`).join("\n")}\n`;
 }

@@ -106,6 +106,10 @@ export function writeAgentConf(l: UpLayout, p: UpPorts, key: string, mountpoint:
     ["LogToConsole", "true"],
     // One READDIRPLUS reply carries names and attributes (ls -l: no LOOKUP per entry).
     ["ReadDirPlusEnabled", "true"],
+    // Leases are what the agent caches under (directory entries, attributes, deferred closes):
+    // the seed's 1000 / 100 would make an untar give back leases (and flush) every few files.
+    ["SharedLeaseLimit", "100000"],
+    ["ExclusiveLeaseLimit", "10000"],
   ];
   const text = `# Written by \`pfs up\` on every start; edits are overwritten.\n[Agent]\n${keys.map(([k, v]) => `${k}: ${v}`).join("\n")}\n`;
   writeFileSync(l.agentConf, text, { mode: 0o600 });

@@ -6,6 +6,7 @@
 // cached attributes.
 import { safeNumber } from "./fs-errors.js";
 import type { AgentContext } from "./context.js";
+import type { Ticket } from "./lease-table.js";
 import { S_IFDIR, S_IFMT, S_IFREG, type InodeStat } from "./ports.js";
 import type { StatStruct } from "../../proto/index.js";
 
@@ -65,11 +66,17 @@ export class AttrCache {
   }
 
   /** Before changing a regular file's attributes: an Exclusive lease (others drop theirs), then no cached stat. */
-  async changing(ino: bigint): Promise<void> {
+  async changing(ino: bigint, forget = true): Promise<Ticket | undefined> {
     const c = this.#ctx;
-    if (c.leases !== undefined && c.regular.has(ino)) await c.leases.acquire(ino, "exclusive");
-    c.leases?.forgetStat(ino);
-    c.meta?.forgetAttrs(ino);
+    const t = c.leases !== undefined && c.regular.has(ino) ? await c.leases.acquire(ino, "exclusive") : undefined;
+    if (forget) this.forget(ino);
+    return t;
+  }
+
+  /** This agent changed the inode: no cached stat of it is right any more. */
+  forget(ino: bigint): void {
+    this.#ctx.leases?.forgetStat(ino);
+    this.#ctx.meta?.forgetAttrs(ino);
   }
 
   /**
@@ -90,10 +97,17 @@ export class AttrCache {
     const eff = f.effectiveSize(size);
     // StatExtended: our unreported writes are allocated space the server does not count yet.
     const dirty = st.AllocatedBytes !== undefined ? f.dirtyBytes : 0;
+    // utimensat's times wait for the data in flight (WriteBack.deferTimes); they show already.
+    const pt = f.pendingTimes;
+    const mtime = pt?.mtime ?? st.MTimeNs;
     // write(2) sets mtime and ctime now, even while the data is still buffered here.
-    const written = f.lastWriteNs !== undefined && f.lastWriteNs > st.MTimeNs ? f.lastWriteNs : undefined;
-    if (eff === size && !stale && dirty === 0 && written === undefined) return st;
+    const written = f.lastWriteNs !== undefined && f.lastWriteNs > mtime ? f.lastWriteNs : undefined;
+    if (eff === size && !stale && dirty === 0 && written === undefined && pt === undefined) return st;
     const adjusted = { ...st, Size: BigInt(eff) };
+    if (pt !== undefined) {
+      if (pt.atime !== undefined) adjusted.ATimeNs = pt.atime;
+      adjusted.MTimeNs = mtime;
+    }
     if (dirty > 0) adjusted.AllocatedBytes = st.AllocatedBytes! + BigInt(dirty);
     if (written !== undefined) {
       adjusted.MTimeNs = written;

@@ -8,9 +8,17 @@
 import type { ExtentMap } from "./extent-map.js";
 import type { SegmentSlice } from "./segment-slice.js";
 
+/** Explicit atime/mtime (ns) set while data was in flight: applied after that data's RpcWrote. */
+export interface PendingTimes {
+  readonly atime?: bigint;
+  readonly mtime?: bigint;
+}
+
 export interface PendingSegment {
   /** This file's part of the segment (the segment itself may be shared with other files). */
   readonly slice: SegmentSlice;
+  /** Times to set once this segment is reported (RpcWrote sets mtime to the server's now). */
+  times?: PendingTimes;
   /** Resolves when the segment left the list (reported or failed). Never rejects. */
   readonly done: Promise<void>;
   resolveDone(): void;
@@ -31,6 +39,8 @@ export class FileInode {
   localSize: number | undefined;
   /** Wall-clock ns of the latest write() buffered here: the file's mtime/ctime until the server's pass it. */
   lastWriteNs: bigint | undefined;
+  /** The newest PendingTimes not yet applied on the server: stats show them meanwhile. */
+  pendingTimes: PendingTimes | undefined;
   /** Persisted extents learned from the server and our completed LogSegments; undefined = nothing known. */
   extentMap: ExtentMap | undefined;
   readonly segments: PendingSegment[] = [];

@@ -1,10 +1,12 @@
 // InodeOps: operations on one inode's attributes and contents that are not plain reads and
 // writes (SETATTR, READLINK, FALLOCATE, LSEEK SEEK_DATA/SEEK_HOLE, xattrs, ACCESS, STATFS).
-// A change to a regular file first takes an Exclusive lease (AttrCache.changing) and flushes the
-// file's dirty data; the cached stat is forgotten afterwards.
+// A change to a regular file first takes an Exclusive lease (AttrCache.changing); a size change
+// flushes the file's dirty data first, times of a file with data in flight are set after that
+// data is reported (WriteBack.deferTimes); the reply's stat is cached under the lease.
 import { Errno, FsError } from "../../base/errno.js";
 import { Capability, SEEK_DATA, SEEK_HOLE, SETATTR_ATIME, SETATTR_GID, SETATTR_MODE, SETATTR_MTIME, SETATTR_SIZE, SETATTR_UID, type StatVFS } from "../../proto/index.js";
 import type { AttrCache } from "./attr-cache.js";
+import type { Ticket } from "./lease-table.js";
 import type { AgentContext } from "./context.js";
 import { safeNumber } from "./fs-errors.js";
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, type Caller, type InodeStat, type SetAttrChanges } from "./ports.js";
@@ -23,12 +25,33 @@ export class InodeOps {
 
   async setattr(ino: bigint, ch: SetAttrChanges): Promise<InodeStat> {
     const c = this.#ctx;
-    await this.#attrs.changing(ino);
+    const t = await this.#attrs.changing(ino, false);
     const f = c.files.get(ino);
-    if (f) await this.#wb.flushFile(f, false);
+    const plus = c.caps.has(Capability.Plus);
+    const times = ch.atime !== undefined || ch.mtime !== undefined;
+    const owner = ch.mode !== undefined || ch.uid !== undefined || ch.gid !== undefined;
+    // A size change needs the data in flight stored first. Times of a file with data in flight
+    // are set after it (WriteBack.deferTimes: no flush, so small files keep sharing a segment);
+    // mode and owner do not wait for the data. Without Plus, the 1.17.1 way: flush, then change.
+    const deferTimes = plus && times && ch.size === undefined && f !== undefined && f.dirty;
+    // Deferred times alone leave the cached stat right (noteStat shows the pending times).
+    if (!deferTimes || owner) this.#attrs.forget(ino);
+    if (f && (!plus || ch.size !== undefined)) await this.#wb.flushFile(f, false);
     // An explicit mtime replaces the one buffered writes implied (AttrCache.noteStat).
     if (f && ch.mtime !== undefined) f.lastWriteNs = undefined;
-    if (c.caps.has(Capability.Plus)) return this.#setattrPlus(ino, ch);
+    if (deferTimes) {
+      const now = BigInt(Date.now()) * 1_000_000n;
+      const at = (v: bigint | "now" | undefined): bigint | undefined => (v === "now" ? now : v);
+      const atime = at(ch.atime);
+      const mtime = at(ch.mtime);
+      this.#wb.deferTimes(f, { ...(atime !== undefined ? { atime } : {}), ...(mtime !== undefined ? { mtime } : {}) });
+      const rest: SetAttrChanges = { ...ch };
+      delete rest.atime;
+      delete rest.mtime;
+      if (owner) return this.#setattrPlus(ino, rest, t);
+      return this.#attrs.getattr(ino);
+    }
+    if (plus) return this.#setattrPlus(ino, ch, t);
     if (ch.mode !== undefined) await c.call("RpcChmod", { ...c.h(ino), FileMode: ch.mode & 0o7777 });
     if (ch.uid !== undefined || ch.gid !== undefined) {
       await c.call("RpcChown", { ...c.h(ino), UserID: ch.uid ?? -1, GroupID: ch.gid ?? -1 });
@@ -55,7 +78,7 @@ export class InodeOps {
   }
 
   /** All changes in one RpcSetAttrPlus; its reply is the new stat (no getattr round trip). */
-  async #setattrPlus(ino: bigint, ch: SetAttrChanges): Promise<InodeStat> {
+  async #setattrPlus(ino: bigint, ch: SetAttrChanges, lease: Ticket | undefined): Promise<InodeStat> {
     const c = this.#ctx;
     const now = BigInt(Date.now()) * 1_000_000n;
     const t = (v: bigint | "now" | undefined): bigint => (v === undefined ? 0n : v === "now" ? now : v);
@@ -67,6 +90,7 @@ export class InodeOps {
     if (ch.atime !== undefined) valid |= SETATTR_ATIME;
     if (ch.mtime !== undefined) valid |= SETATTR_MTIME;
     const size = ch.size !== undefined ? safeNumber(ch.size, "new size", Errno.EFBIG) : undefined;
+    const mark = c.leases?.statMark(ino) ?? 0;
     const st = await c.call("RpcSetAttrPlus", {
       ...c.h(ino), Valid: valid, FileMode: (ch.mode ?? 0) & 0o7777, UserID: ch.uid ?? 0, GroupID: ch.gid ?? 0, Size: ch.size ?? 0n,
       ATimeNs: t(ch.atime), MTimeNs: t(ch.mtime),
@@ -78,7 +102,9 @@ export class InodeOps {
         g.extentMap?.truncate(size);
       }
     }
-    c.leases?.forgetStat(ino);
+    // The reply is the inode's stat after the change: cached under the Exclusive lease taken for it.
+    if (lease !== undefined && c.leases !== undefined && c.leases.ticketValid(lease, "exclusive")) c.leases.cacheStat(lease, mark, st);
+    else c.leases?.forgetStat(ino);
     c.meta?.updateAttrs(ino, st);
     return { ino, stat: this.#attrs.noteStat(ino, st), leased: c.meta?.attrs(ino) !== undefined };
   }

@@ -439,13 +439,20 @@ export class LeaseTable {
     await Promise.all([...this.#recs.keys()].map((ino) => this.release(ino)));
   }
 
-  /** SharedLeaseLimit / ExclusiveLeaseLimit: releases least recently used leases beyond them. */
+  /**
+   * SharedLeaseLimit / ExclusiveLeaseLimit: once over a limit, releases least recently used leases
+   * down to 3/4 of it, in one go. Releasing an Exclusive lease flushes the file, which ends the
+   * LogSegment small files share: evicting in batches keeps many files per PUT where evicting
+   * one per new lease would end the shared segment for every file.
+   */
   #enforceLimits(keep: LeaseRec): void {
     for (const [map, limit] of [[this.#shared, this.#o.sharedLimit], [this.#exclusive, this.#o.exclusiveLimit]] as const) {
       let count = 0;
       for (const r of map.values()) if (!r.evicting) count++;
+      if (count <= limit) continue;
+      const target = limit - Math.floor(limit / 4);
       for (const r of map.values()) {
-        if (count <= limit) break;
+        if (count <= target) break;
         if (r === keep || r.evicting) continue;
         r.evicting = true;
         count--;

@@ -12,10 +12,11 @@
 // Under leases, written data is only buffered under an Exclusive lease: an interrupt flushes it
 // before anyone else may read.
 import { Errno, FsError } from "../../base/errno.js";
+import { SETATTR_ATIME, SETATTR_MTIME } from "../../proto/index.js";
 import type { AttrCache } from "./attr-cache.js";
 import type { AgentContext } from "./context.js";
 import { ExtentMap, type ObjectRef } from "./extent-map.js";
-import type { FileInode, PendingSegment } from "./file-inode.js";
+import type { FileInode, PendingSegment, PendingTimes } from "./file-inode.js";
 import { LogSegment } from "./log-segment.js";
 import { O_ACCMODE, O_APPEND, O_RDONLY } from "./ports.js";
 import { SegmentSlice } from "./segment-slice.js";
@@ -195,6 +196,7 @@ export class WriteBack {
             c.log.error(`RpcWrote for inode ${f.ino} (${ref.container}/${ref.object}) failed; the server does not know ${slice.bytes} written bytes: ${f.writeError.message}`);
           }
         }
+        if (p.times !== undefined) await this.#applyTimes(f, p.times);
         f.segments.shift();
         this.#sliceLeft(seg);
         p.resolveDone();
@@ -204,6 +206,41 @@ export class WriteBack {
       f.localSize = undefined;
       if (c.dirty.get(f.ino) === f) c.dirty.delete(f.ino);
       c.maybeForgetFile(f);
+    }
+  }
+
+  /**
+   * utimensat of a file whose data is still in flight (Plus servers): the times are set right
+   * after that data's RpcWrote, which would otherwise overwrite mtime with the server's now, so
+   * the close and the shared segment need not be flushed for them. Later writes go to a later
+   * slice (they come after the times, as POSIX orders them). Stats show the times meanwhile.
+   */
+  deferTimes(f: FileInode, at: PendingTimes): void {
+    const last = f.segments[f.segments.length - 1];
+    if (last === undefined) throw new Error(`deferTimes: inode ${f.ino} has no data in flight`);
+    last.slice.open = false;
+    const merged: PendingTimes = {
+      ...(at.atime ?? last.times?.atime) !== undefined ? { atime: at.atime ?? last.times?.atime } : {},
+      ...(at.mtime ?? last.times?.mtime) !== undefined ? { mtime: at.mtime ?? last.times?.mtime } : {},
+    };
+    last.times = merged;
+    f.pendingTimes = merged;
+  }
+
+  async #applyTimes(f: FileInode, at: PendingTimes): Promise<void> {
+    const c = this.#ctx;
+    try {
+      await c.send("RpcSetAttrPlus", {
+        ...c.h(f.ino), Valid: (at.atime !== undefined ? SETATTR_ATIME : 0) | (at.mtime !== undefined ? SETATTR_MTIME : 0),
+        FileMode: 0, UserID: 0, GroupID: 0, Size: 0n, ATimeNs: at.atime ?? 0n, MTimeNs: at.mtime ?? 0n,
+      });
+    } catch (err) {
+      f.writeError ??= err instanceof Error ? err : new Error(String(err));
+      c.log.error(`setting the times of inode ${f.ino} after its data was stored failed: ${f.writeError.message}`);
+    } finally {
+      if (f.pendingTimes === at) f.pendingTimes = undefined;
+      c.leases?.forgetStat(f.ino);
+      c.meta?.forgetAttrs(f.ino, true);
     }
   }
 
