@@ -151,6 +151,39 @@ test("small files share one LogSegment PUT (each reports its own extents); a big
   }
 }));
 
+test("utimensat of a file with data in flight: no flush, stat shows the times, the server gets them after the data; a later write moves mtime again", T, () => withServer(async (s) => {
+  const A = agent(s, { leases: { retryDelayMs: 5 }, maxFlushTimeMs: 60_000 });
+  const r = await A.fs.create(caller, ROOT, "t", 0o644, O_RDWR);
+  await A.fs.write(r.ino, r.fh, 0n, Buffer.from("data"));
+  await A.fs.flush(r.ino, r.fh);
+  await A.fs.release(r.ino, r.fh);
+  const when = 1_000_000_000_123_456_789n;
+  const st = await A.fs.setattr(r.ino, { atime: when - 5n, mtime: when });
+  assert.equal(st.stat.MTimeNs, when);
+  assert.equal(st.stat.ATimeNs, when - 5n);
+  assert.equal(st.stat.Size, 4n);
+  assert.equal(A.fs.stats.dirtyFiles, 1, "the utimensat did not flush the file");
+  assert.equal((await A.fs.getattr(r.ino)).stat.MTimeNs, when);
+  await A.fs.setattr(r.ino, { mode: 0o600 });
+  assert.equal(A.fs.stats.dirtyFiles, 1, "nor did the chmod");
+  await A.fs.flushAll();
+  assert.equal(A.store.puts, 1, "one PUT: the segment was not ended early for the utimensat");
+  const server = s.volume.getattr(r.ino);
+  assert.equal(server.mtimeNs, when, "the server has the explicit mtime, set after RpcWrote");
+  assert.equal(server.size, 4n);
+  assert.equal(server.mode & 0o7777, 0o600);
+  // Times, then a write: the write's mtime wins (on this agent at once, on the server after it).
+  await A.fs.setattr(r.ino, { mtime: when });
+  const fh = await A.fs.open(r.ino, O_RDWR);
+  await A.fs.setattr(r.ino, { mtime: when + 1n });
+  await A.fs.write(r.ino, fh, 4n, Buffer.from("more"));
+  assert.ok((await A.fs.getattr(r.ino)).stat.MTimeNs > when + 1n, "a write after the utimensat sets mtime to now");
+  await A.fs.fsync(r.ino, fh);
+  await A.fs.release(r.ino, fh);
+  assert.ok(s.volume.getattr(r.ino).mtimeNs > when + 1n);
+  assert.equal(s.volume.getattr(r.ino).size, 8n);
+}));
+
 test("close-to-open without leases: a re-open sees what another mount wrote and closed", T, () => withServer(async (s) => {
   const A = agent(s);
   const B = agent(s);
