@@ -122,6 +122,9 @@ test("lost early-answered changes are replayed after a re-mount, with the same i
     assert.equal(v.lookup(ROOT_CALLER, D, "survivor").ino, survivor);
     assert.throws(() => v.getattr(u), "the replayed unlink destroyed u again");
     assert.equal(fs.stats.replayedOps, 5);
+    // Replayed ops stay until an RpcSync to the new proxyfsd confirms them (it may crash again).
+    assert.equal(fs.stats.unsafePending, 6);
+    await fs.syncMeta();
     assert.equal(fs.stats.unsafePending, 0);
     // The agent sees the same through its (re-leased) caches.
     assert.equal((await fs.lookup(D, "f1")).ino, f1);

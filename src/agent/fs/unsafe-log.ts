@@ -11,7 +11,7 @@
 // Memory is bounded: beyond `limit` unconfirmed ops, record() waits for a confirmation.
 //
 // INVARIANT: ops are kept in the order their replies arrived; an op leaves the log only when an
-// RpcSync sent after its reply has returned, or when RpcReplay has answered for it.
+// RpcSync sent after its reply (or after its replay) to the same proxyfsd has returned.
 import { proxyFsRpcMethods, type ProxyFsRpcMethod, type ReplayOp, type ReplyOf, type RequestOf } from "../../proto/index.js";
 import type { AgentFsLogger, AgentRpc } from "./ports.js";
 
@@ -129,6 +129,27 @@ export class UnsafeLog {
       // Not waiting for an RpcSync in flight: it waits for this very re-mount to finish.
       const ops = this.#ops.slice();
       this.#ops = [];
+      try {
+        await this.#replayAll(ops);
+      } finally {
+        // Replayed or not, every op stays until an RpcSync confirms it: a replay is answered
+        // before its journal batch is stored (proxyfsd may crash again), and an op a failed
+        // replay did not reach must be in the next re-mount's replay. Re-applying is harmless
+        // (each applies only if its effect is missing). A new array: an RpcSync sent before the
+        // re-mount must not confirm these.
+        this.#ops = ops.concat(this.#ops);
+        this.#schedule();
+      }
+      for (const w of this.#roomWaiters.splice(0)) w();
+    })();
+    this.#replaying = run.finally(() => {
+      if (this.#replaying === guarded) this.#replaying = undefined;
+    });
+    const guarded = this.#replaying;
+    return run;
+  }
+
+  async #replayAll(ops: readonly Op[]): Promise<void> {
       for (let i = 0; i < ops.length; i += 4096) {
         const chunk: ReplayOp[] = ops.slice(i, i + 4096).map((op) => ({
           Method: op.method,
@@ -142,12 +163,5 @@ export class UnsafeLog {
         this.stats.replayedOps += applied;
         this.#o.log.warn(`re-mount: replayed ${chunk.length} early-answered changes (${applied} were lost and applied again, ${failed} failed)`);
       }
-      for (const w of this.#roomWaiters.splice(0)) w();
-    })();
-    this.#replaying = run.finally(() => {
-      if (this.#replaying === guarded) this.#replaying = undefined;
-    });
-    const guarded = this.#replaying;
-    return run;
   }
 }
