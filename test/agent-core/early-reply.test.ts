@@ -26,12 +26,18 @@ const T = { timeout: 30_000 };
  */
 class GatedRpc implements AgentRpc {
   holdSync = true;
+  /** RpcReplay calls still to fail (proxyfsd died again during the replay). */
+  failReplays = 0;
   readonly held: Array<{ go: () => void; fail: (e: Error) => void }> = [];
   readonly replays: Array<{ ops: ReplayOp[]; outcomes: string[] }> = [];
   constructor(readonly inner: AgentRpc) {}
   async call<M extends ProxyFsRpcMethod>(method: M, request: RequestOf<M>): Promise<ReplyOf<M>> {
     if (method === "RpcSync" && this.holdSync) {
       await new Promise<void>((go, fail) => this.held.push({ go, fail }));
+    }
+    if (method === "RpcReplay" && this.failReplays > 0) {
+      this.failReplays--;
+      throw new Error("connection lost during RpcReplay (proxyfsd restarted again)");
     }
     const reply = await this.inner.call(method, request);
     if (method === "RpcReplay") {
@@ -149,6 +155,39 @@ test("lost early-answered changes are replayed after a re-mount, with the same i
     assert.ok(replaysBefore >= 1);
     assert.deepEqual(snapshot(v, D), stateBefore);
     assert.equal(v.lookup(ROOT_CALLER, D, "late").ino, late);
+  } finally {
+    s.close();
+  }
+});
+
+test("a replay cut short keeps its ops: the next re-mount replays them; a confirmed replay empties the log", T, async () => {
+  const s = new InProcessServer({ lease: { minLeaseDurationMs: 5, leaseInterruptIntervalMs: 20 } });
+  try {
+    let mount = s.mount(ALL_CAPABILITIES);
+    const rpc = new GatedRpc(mount.rpc);
+    const fs = new AgentFs({ rpc, store: s.store, mountId: mount.mountId, capabilities: mount.capabilities, leases: { retryDelayMs: 5 } });
+    mount.attach(fs);
+    const v = s.volume;
+    rpc.holdSync = false;
+    const D = (await fs.mkdir(caller, ROOT, "D", 0o755)).ino;
+    await fs.syncMeta();
+    rpc.holdSync = true;
+    const r = await fs.create(caller, D, "x", 0o644, O_RDWR);
+    await fs.release(r.ino, r.fh);
+    assert.equal(fs.stats.unsafePending, 1);
+    v.unlink(ROOT_CALLER, D, "x"); // the crash lost the create
+    rpc.failHeld();
+    rpc.holdSync = false;
+    rpc.failReplays = 1;
+    mount = s.remount(mount, fs);
+    await assert.rejects(fs.remounted(mount.mountId), /during RpcReplay/);
+    assert.equal(fs.stats.unsafePending, 1, "the op the failed replay did not confirm is kept");
+    assert.throws(() => v.lookup(ROOT_CALLER, D, "x"));
+    mount = s.remount(mount, fs);
+    await fs.remounted(mount.mountId);
+    assert.equal(v.lookup(ROOT_CALLER, D, "x").ino, r.ino, "the next re-mount re-created x with its inode number");
+    await fs.syncMeta();
+    assert.equal(fs.stats.unsafePending, 0);
   } finally {
     s.close();
   }

@@ -142,7 +142,8 @@ export class UnsafeLog {
       }
       for (const w of this.#roomWaiters.splice(0)) w();
     })();
-    this.#replaying = run.finally(() => {
+    // Mutations wait for the replay, not for its outcome (the caller of replay() gets that).
+    this.#replaying = run.catch(() => {}).finally(() => {
       if (this.#replaying === guarded) this.#replaying = undefined;
     });
     const guarded = this.#replaying;
