@@ -202,6 +202,7 @@ async function main(argv: string[]): Promise<number> {
     });
     fs.setKernelInvalidator(kernelInvalidator(mount.session, { log }));
     fs.setKernelEntryInvalidator(kernelEntryInvalidator(mount.session, { log }));
+    fs.setKernelAttrInvalidator(kernelInvalidator(mount.session, { pages: false, log }));
     await mount.ready;
     if (signalled) abort();
     const agentFs = fs;

@@ -151,7 +151,7 @@ test("small files share one LogSegment PUT (each reports its own extents); a big
   }
 }));
 
-test("utimensat of a file with data in flight: no flush, stat shows the times, the server gets them after the data; a later write moves mtime again", T, () => withServer(async (s) => {
+test("chmod/chown/utimensat of a file with data in flight: no flush, stat shows the times, the server gets them after the data; a later write moves mtime again", T, () => withServer(async (s) => {
   const A = agent(s, { leases: { retryDelayMs: 5 }, maxFlushTimeMs: 60_000 });
   const r = await A.fs.create(caller, ROOT, "t", 0o644, O_RDWR);
   await A.fs.write(r.ino, r.fh, 0n, Buffer.from("data"));
@@ -164,7 +164,14 @@ test("utimensat of a file with data in flight: no flush, stat shows the times, t
   assert.equal(st.stat.Size, 4n);
   assert.equal(A.fs.stats.dirtyFiles, 1, "the utimensat did not flush the file");
   assert.equal((await A.fs.getattr(r.ino)).stat.MTimeNs, when);
-  await A.fs.setattr(r.ino, { mode: 0o600 });
+  const rpcs = (): number => [...A.mount.rpc.calls.values()].reduce((a, b) => a + b, 0);
+  const before = rpcs();
+  const chmodded = await A.fs.setattr(r.ino, { mode: 0o600, uid: 7, gid: 8 });
+  assert.equal(rpcs(), before, "chmod+chown of a file with data in flight are deferred (no RPC)");
+  assert.equal(chmodded.stat.FileMode & 0o7777, 0o600);
+  assert.equal(chmodded.stat.UserID, 7);
+  assert.equal(chmodded.stat.GroupID, 8);
+  assert.equal(chmodded.stat.MTimeNs, when, "the earlier explicit mtime still shows");
   assert.equal(A.fs.stats.dirtyFiles, 1, "nor did the chmod");
   await A.fs.flushAll();
   assert.equal(A.store.puts, 1, "one PUT: the segment was not ended early for the utimensat");
@@ -172,6 +179,8 @@ test("utimensat of a file with data in flight: no flush, stat shows the times, t
   assert.equal(server.mtimeNs, when, "the server has the explicit mtime, set after RpcWrote");
   assert.equal(server.size, 4n);
   assert.equal(server.mode & 0o7777, 0o600);
+  assert.equal(server.uid, 7);
+  assert.equal(server.gid, 8);
   // Times, then a write: the write's mtime wins (on this agent at once, on the server after it).
   await A.fs.setattr(r.ino, { mtime: when });
   const fh = await A.fs.open(r.ino, O_RDWR);

@@ -114,6 +114,11 @@ export class AgentFs {
   }
 
   /** How the FUSE side drops the kernel's dentry of a name (directory lease lost). Must not block. */
+  /** How the FUSE side drops the kernel's cached attributes (not pages) of an inode. */
+  setKernelAttrInvalidator(fn: (ino: bigint) => void): void {
+    this.#ctx.kernel.attrs = fn;
+  }
+
   setKernelEntryInvalidator(fn: (parent: bigint, name: string) => void): void {
     this.#ctx.kernel.entry = fn;
   }

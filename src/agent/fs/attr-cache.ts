@@ -31,7 +31,10 @@ export class AttrCache {
     const t = m?.ticketOf(ino);
     const stat = await this.leasedStat(ino);
     const leased = t !== undefined && (stat.FileMode & S_IFMT) === S_IFDIR && m!.noteSelf(ino, stat, t);
-    return leased ? { ino, stat, leased } : { ino, stat };
+    // A regular file whose stat is cached under its own lease: the kernel may keep it long too;
+    // the lease's end (dropCaches) and this agent's own changes (kernel.attrs) invalidate it.
+    const fileLeased = !leased && this.#ctx.meta !== undefined && (stat.FileMode & S_IFMT) === S_IFREG && this.#ctx.leases?.cachedStat(ino) !== undefined;
+    return leased || fileLeased ? { ino, stat, leased: true } : { ino, stat };
   }
 
   /** RpcGetStat, always (no lease consulted), noted. */
@@ -97,8 +100,8 @@ export class AttrCache {
     const eff = f.effectiveSize(size);
     // StatExtended: our unreported writes are allocated space the server does not count yet.
     const dirty = st.AllocatedBytes !== undefined ? f.dirtyBytes : 0;
-    // utimensat's times wait for the data in flight (WriteBack.deferTimes); they show already.
-    const pt = f.pendingTimes;
+    // chmod/chown/utimensat wait for the data in flight (WriteBack.deferAttrs); they show already.
+    const pt = f.pendingAttrs;
     const mtime = pt?.mtime ?? st.MTimeNs;
     // write(2) sets mtime and ctime now, even while the data is still buffered here.
     const written = f.lastWriteNs !== undefined && f.lastWriteNs > mtime ? f.lastWriteNs : undefined;
@@ -107,6 +110,9 @@ export class AttrCache {
     if (pt !== undefined) {
       if (pt.atime !== undefined) adjusted.ATimeNs = pt.atime;
       adjusted.MTimeNs = mtime;
+      if (pt.mode !== undefined) adjusted.FileMode = (st.FileMode & S_IFMT) | (pt.mode & 0o7777);
+      if (pt.uid !== undefined) adjusted.UserID = pt.uid;
+      if (pt.gid !== undefined) adjusted.GroupID = pt.gid;
     }
     if (dirty > 0) adjusted.AllocatedBytes = st.AllocatedBytes! + BigInt(dirty);
     if (written !== undefined) {

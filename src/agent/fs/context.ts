@@ -59,6 +59,8 @@ export class AgentContext {
   readonly kernel = {
     inode: (_ino: bigint): void => {},
     entry: (_parent: bigint, _name: string): void => {},
+    /** Attributes only (the pages stay): this agent's own change moved them on the server. */
+    attrs: (_ino: bigint): void => {},
   };
 
   constructor(options: AgentFsOptions, hooks: ContextLeaseHooks) {

@@ -8,8 +8,14 @@
 import type { ExtentMap } from "./extent-map.js";
 import type { SegmentSlice } from "./segment-slice.js";
 
-/** Explicit atime/mtime (ns) set while data was in flight: applied after that data's RpcWrote. */
-export interface PendingTimes {
+/**
+ * Attribute changes made while data was in flight (mode bits, owner, explicit atime/mtime in ns):
+ * applied right after that data's RpcWrote (which would set mtime to the server's now).
+ */
+export interface PendingAttrs {
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
   readonly atime?: bigint;
   readonly mtime?: bigint;
 }
@@ -17,8 +23,8 @@ export interface PendingTimes {
 export interface PendingSegment {
   /** This file's part of the segment (the segment itself may be shared with other files). */
   readonly slice: SegmentSlice;
-  /** Times to set once this segment is reported (RpcWrote sets mtime to the server's now). */
-  times?: PendingTimes;
+  /** Attributes to set once this segment is reported (RpcWrote sets mtime to the server's now). */
+  attrs?: PendingAttrs;
   /** Resolves when the segment left the list (reported or failed). Never rejects. */
   readonly done: Promise<void>;
   resolveDone(): void;
@@ -39,8 +45,8 @@ export class FileInode {
   localSize: number | undefined;
   /** Wall-clock ns of the latest write() buffered here: the file's mtime/ctime until the server's pass it. */
   lastWriteNs: bigint | undefined;
-  /** The newest PendingTimes not yet applied on the server: stats show them meanwhile. */
-  pendingTimes: PendingTimes | undefined;
+  /** The newest PendingAttrs not yet applied on the server: stats show them meanwhile. */
+  pendingAttrs: PendingAttrs | undefined;
   /** Persisted extents learned from the server and our completed LogSegments; undefined = nothing known. */
   extentMap: ExtentMap | undefined;
   readonly segments: PendingSegment[] = [];

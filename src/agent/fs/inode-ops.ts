@@ -1,8 +1,8 @@
 // InodeOps: operations on one inode's attributes and contents that are not plain reads and
 // writes (SETATTR, READLINK, FALLOCATE, LSEEK SEEK_DATA/SEEK_HOLE, xattrs, ACCESS, STATFS).
 // A change to a regular file first takes an Exclusive lease (AttrCache.changing); a size change
-// flushes the file's dirty data first, times of a file with data in flight are set after that
-// data is reported (WriteBack.deferTimes); the reply's stat is cached under the lease.
+// flushes the file's dirty data first, other changes of a file with data in flight are sent
+// after that data is reported (WriteBack.deferAttrs); the reply's stat is cached under the lease.
 import { Errno, FsError } from "../../base/errno.js";
 import { Capability, SEEK_DATA, SEEK_HOLE, SETATTR_ATIME, SETATTR_GID, SETATTR_MODE, SETATTR_MTIME, SETATTR_SIZE, SETATTR_UID, type StatVFS } from "../../proto/index.js";
 import type { AttrCache } from "./attr-cache.js";
@@ -28,27 +28,24 @@ export class InodeOps {
     const t = await this.#attrs.changing(ino, false);
     const f = c.files.get(ino);
     const plus = c.caps.has(Capability.Plus);
-    const times = ch.atime !== undefined || ch.mtime !== undefined;
-    const owner = ch.mode !== undefined || ch.uid !== undefined || ch.gid !== undefined;
-    // A size change needs the data in flight stored first. Times of a file with data in flight
-    // are set after it (WriteBack.deferTimes: no flush, so small files keep sharing a segment);
-    // mode and owner do not wait for the data. Without Plus, the 1.17.1 way: flush, then change.
-    const deferTimes = plus && times && ch.size === undefined && f !== undefined && f.dirty;
-    // Deferred times alone leave the cached stat right (noteStat shows the pending times).
-    if (!deferTimes || owner) this.#attrs.forget(ino);
-    if (f && (!plus || ch.size !== undefined)) await this.#wb.flushFile(f, false);
+    // A size change needs the data in flight stored first. Other changes of a file with data in
+    // flight are sent after that data (WriteBack.deferAttrs: no flush, so small files keep
+    // sharing a segment). Without Plus, the 1.17.1 way: flush, then change.
+    const defer = plus && ch.size === undefined && f !== undefined && f.dirty && t !== undefined && c.leases!.ticketValid(t, "exclusive");
+    // Deferred changes leave the cached stat right (noteStat shows them).
+    if (!defer) this.#attrs.forget(ino);
+    if (f && !defer) await this.#wb.flushFile(f, false);
     // An explicit mtime replaces the one buffered writes implied (AttrCache.noteStat).
     if (f && ch.mtime !== undefined) f.lastWriteNs = undefined;
-    if (deferTimes) {
+    if (defer) {
       const now = BigInt(Date.now()) * 1_000_000n;
       const at = (v: bigint | "now" | undefined): bigint | undefined => (v === "now" ? now : v);
       const atime = at(ch.atime);
       const mtime = at(ch.mtime);
-      this.#wb.deferTimes(f, { ...(atime !== undefined ? { atime } : {}), ...(mtime !== undefined ? { mtime } : {}) });
-      const rest: SetAttrChanges = { ...ch };
-      delete rest.atime;
-      delete rest.mtime;
-      if (owner) return this.#setattrPlus(ino, rest, t);
+      this.#wb.deferAttrs(f, {
+        ...(ch.mode !== undefined ? { mode: ch.mode & 0o7777 } : {}), ...(ch.uid !== undefined ? { uid: ch.uid } : {}), ...(ch.gid !== undefined ? { gid: ch.gid } : {}),
+        ...(atime !== undefined ? { atime } : {}), ...(mtime !== undefined ? { mtime } : {}),
+      });
       return this.#attrs.getattr(ino);
     }
     if (plus) return this.#setattrPlus(ino, ch, t);

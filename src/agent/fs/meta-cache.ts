@@ -37,6 +37,15 @@ interface DirState {
   self?: StatStruct;
   /** The kernel was given `self` with a long TTL. */
   selfKernel?: boolean;
+  /**
+   * Every name of the directory is in `entries` (it was listed under this lease and every change
+   * since was this agent's own, modelled): a name not in `entries` is absent, no server asked.
+   */
+  complete?: boolean;
+  /** A listing to make it complete was tried under this lease (once is enough). */
+  listTried?: boolean;
+  /** Bumped by every change this agent makes: a listing that raced one is not trusted. */
+  version: number;
 }
 
 interface ChildAttrs {
@@ -99,7 +108,7 @@ export class MetaCache {
       s = undefined;
     }
     if (s === undefined) {
-      s = { ticket, entries: new Map(), absent: new Set(), kernelNames: new Set() };
+      s = { ticket, entries: new Map(), absent: new Set(), kernelNames: new Set(), version: 0 };
       this.#dirs.set(dir, s);
     }
     return s;
@@ -119,8 +128,9 @@ export class MetaCache {
   lookup(dir: bigint, name: string): CachedLookup | undefined {
     const s = this.#state(dir);
     if (s !== undefined) {
-      if (s.absent.has(name)) {
+      if (s.absent.has(name) || (s.complete === true && !s.entries.has(name))) {
         this.#hits++;
+        s.kernelNames.add(name); // the kernel may keep the negative entry long
         return { kind: "absent" };
       }
       const ino = s.entries.get(name);
@@ -132,6 +142,36 @@ export class MetaCache {
     }
     this.#misses++;
     return undefined;
+  }
+
+  /**
+   * Whether to list `dir` now to make it complete (see DirState.complete): once per lease. Returns
+   * the version a listing must still see for noteListing to accept it, or undefined.
+   */
+  startListing(dir: bigint, ticket: Ticket): number | undefined {
+    const s = this.#fill(dir, ticket);
+    if (s === undefined || s.complete === true || s.listTried === true) return undefined;
+    s.listTried = true;
+    return s.version;
+  }
+
+  /**
+   * The whole of `dir` as listed under `ticket`: accepted only if the lease and the version are
+   * still those startListing saw (no change of this agent's raced the listing).
+   */
+  noteListing(dir: bigint, ticket: Ticket, version: number, entries: ReadonlyArray<{ name: string; ino: bigint; stat: StatStruct }>): boolean {
+    const s = this.#dirs.get(dir);
+    if (s === undefined || s.ticket.gen !== ticket.gen || s.version !== version || !this.#hooks.valid(ticket)) return false;
+    for (const e of entries) this.noteEntry(dir, e.name, e.ino, e.stat, ticket);
+    if (this.#dirs.get(dir) !== s) return false; // evicted meanwhile (MetaCacheLimit)
+    s.complete = true;
+    return true;
+  }
+
+  /** Whether `name` is known absent from `dir` (no hit counted). */
+  knownAbsent(dir: bigint, name: string): boolean {
+    const s = this.#state(dir);
+    return s !== undefined && (s.absent.has(name) || (s.complete === true && !s.entries.has(name)));
   }
 
   /** The inode `name` in `dir` names, if cached (no stat needed). */
@@ -157,6 +197,7 @@ export class MetaCache {
     // Its copy as a child of its parent's cache is stale too (the kernel learns from the reply).
     if (this.#attrs.delete(dir)) this.#items--;
     const s = this.#dirs.get(dir);
+    if (s !== undefined) s.version++;
     if (s?.self === undefined) return;
     s.self = at === undefined ? undefined : { ...s.self, MTimeNs: at, CTimeNs: at, NumLinks: s.self.NumLinks + linkDelta };
   }
@@ -213,10 +254,23 @@ export class MetaCache {
     return true;
   }
 
+  /** This agent renamed an entry to `name` in `dir`: it names `ino` now (attributes unknown). */
+  renamedTo(dir: bigint, name: string, ino: bigint): void {
+    const s = this.#state(dir);
+    if (s === undefined) return;
+    s.version++;
+    if (s.absent.delete(name)) this.#items--;
+    if (!s.entries.has(name)) this.#items++;
+    s.entries.set(name, ino);
+    s.kernelNames.add(name);
+    this.#bound();
+  }
+
   /** This agent removed `name` from `dir` (it is absent now, if the directory is cached). */
   removed(dir: bigint, name: string): void {
     const s = this.#state(dir);
     if (s === undefined) return;
+    s.version++;
     if (s.entries.delete(name)) this.#items--;
     if (!s.absent.has(name)) this.#items++;
     s.absent.add(name);
@@ -227,6 +281,8 @@ export class MetaCache {
   forgetName(dir: bigint, name: string): void {
     const s = this.#dirs.get(dir);
     if (s === undefined) return;
+    s.complete = false;
+    s.version++;
     if (s.entries.delete(name)) this.#items--;
     if (s.absent.delete(name)) this.#items--;
   }

@@ -18,6 +18,11 @@ import { ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, type Caller, type InodeStat, type L
 import type { Ticket } from "./lease-table.js";
 import type { WriteBack } from "./write-back.js";
 
+/** Entries per RpcReaddirPlusByLoc when listing a directory whole (#listWhole). */
+const LIST_PAGE = 256;
+/** Directories with more entries are not listed whole: their absent names are asked of the server. */
+const LIST_WHOLE_MAX = 1024;
+
 export class NamespaceOps {
   readonly #ctx: AgentContext;
   readonly #attrs: AttrCache;
@@ -48,6 +53,13 @@ export class NamespaceOps {
       if (hit.kind === "absent") return { found: false, leased: true };
       return { found: true, ino: hit.ino, stat: this.#attrs.noteStat(hit.ino, hit.stat), leased: true };
     }
+    // A leased directory not known in full: list it once (small directories), after which names
+    // it lacks are absent without asking (untar, git and builds probe many absent names).
+    if (t !== undefined && (await this.#listWhole(parent, t))) {
+      const again = c.meta!.lookup(parent, name);
+      if (again?.kind === "absent") return { found: false, leased: true };
+      if (again !== undefined) return { found: true, ino: again.ino, stat: this.#attrs.noteStat(again.ino, again.stat), leased: true };
+    }
     let r: LookupPlusReply;
     try {
       r = await c.call("RpcLookupPlus", { ...c.h(parent), Basename: name }, Errno.ENOENT);
@@ -59,6 +71,32 @@ export class NamespaceOps {
     const { InodeNumber, ...stat } = r;
     const leased = t !== undefined && c.meta!.noteEntry(parent, name, InodeNumber, stat, t);
     return { found: true, ino: InodeNumber, stat: this.#attrs.noteStat(InodeNumber, stat), leased };
+  }
+
+  /**
+   * Lists `dir` (up to LIST_WHOLE_MAX entries) into the MetaCache and marks it complete; false if
+   * it is bigger, was tried under this lease already, or changed meanwhile.
+   */
+  async #listWhole(dir: bigint, t: Ticket): Promise<boolean> {
+    const c = this.#ctx;
+    const m = c.meta!;
+    const version = m.startListing(dir, t);
+    if (version === undefined) return false;
+    const found: Array<{ name: string; ino: bigint; stat: StatStruct }> = [];
+    let prev = -1n;
+    for (;;) {
+      const r = await c.call("RpcReaddirPlusByLoc", { ...c.h(dir), MaxEntries: BigInt(LIST_PAGE), PrevDirEntLocation: prev });
+      const dirs = r.DirEnts ?? [];
+      const stats = r.StatEnts ?? [];
+      if (dirs.length !== stats.length) return false;
+      dirs.forEach((d, i) => {
+        if (d.Basename !== "." && d.Basename !== ".." && !(dir === ROOT_INO && d.Basename === ORPHAN_DIR)) found.push({ name: d.Basename, ino: d.InodeNumber, stat: stats[i]! });
+      });
+      if (dirs.length < LIST_PAGE) break;
+      if (found.length >= LIST_WHOLE_MAX) return false;
+      prev = dirs[dirs.length - 1]!.NextDirLocation - 1n;
+    }
+    return m.noteListing(dir, t, version, found);
   }
 
   async lookup(parent: bigint, name: string): Promise<InodeStat> {
@@ -169,9 +207,8 @@ export class NamespaceOps {
 
   async link(ino: bigint, parent: bigint, name: string): Promise<InodeStat> {
     const c = this.#ctx;
+    // A new name changes no data: dirty data stays buffered (and in a shared segment).
     await this.#attrs.changing(ino);
-    const f = c.files.get(ino);
-    if (f) await this.#wb.flushFile(f, false);
     const req = { ...c.h(parent), Basename: name, TargetInodeNumber: ino };
     try {
       if (c.caps.has(Capability.Plus)) {
@@ -197,20 +234,29 @@ export class NamespaceOps {
     const ino = await this.#entryIno(dir, name);
     if (ino === undefined) return; // absent: nothing to flush; the real operation reports the error
     const f = c.dirty.get(ino);
-    if (f) await this.#wb.flushFile(f, false);
+    if (f === undefined) return;
+    // Another name keeps the inode (git: write tmp, link it to its final name, unlink tmp): the
+    // data need not be stored before this name goes.
+    const st = c.meta?.attrs(ino) ?? c.leases?.cachedStat(ino);
+    if (st !== undefined && st.NumLinks > 1n) return;
+    await this.#wb.flushFile(f, false);
   }
 
   async unlink(parent: bigint, name: string): Promise<void> {
     const c = this.#ctx;
+    let victim: bigint | undefined;
     try {
       if (await this.#orphanIfOpen(parent, name)) return;
       await this.#flushVictim(parent, name);
-      const victim = c.unsafe !== undefined || c.meta !== undefined ? await this.#entryIno(parent, name) : undefined;
+      victim = c.unsafe !== undefined || c.meta !== undefined ? await this.#entryIno(parent, name) : undefined;
       await c.call("RpcUnlink", { ...c.h(parent), Basename: name }, Errno.EIO, victim ?? 0n);
       c.meta?.removed(parent, name);
       if (victim !== undefined) c.meta?.forgetAttrs(victim);
     } finally {
-      c.leases?.forgetAllStats(); // the victim's link count and ctime changed
+      // The victim's link count and ctime changed. Under the directory's lease the name's inode
+      // is known for sure; otherwise any cached stat may be the victim's.
+      if (c.meta !== undefined && victim !== undefined) c.leases?.forgetStat(victim);
+      else c.leases?.forgetAllStats();
       c.meta?.dirChanged(parent);
     }
   }
@@ -260,14 +306,29 @@ export class NamespaceOps {
     const c = this.#ctx;
     const moved = c.unsafe !== undefined || c.meta !== undefined ? await this.#entryIno(srcParent, srcName) : undefined;
     const replaced = c.meta !== undefined ? c.meta.entry(dstParent, dstName) : undefined;
+    // Whether the stats a rename changes are known: the moved inode, and what dst named.
+    const known = c.meta !== undefined && moved !== undefined && (replaced !== undefined || c.meta.knownAbsent(dstParent, dstName));
+    let renamed = false;
     try {
       await this.#rename(srcParent, srcName, dstParent, dstName, flags, moved ?? 0n);
+      renamed = true;
     } finally {
-      c.leases?.forgetAllStats(); // a replaced file's link count changed, the moved one's ctime
+      // A replaced file's link count changed, the moved one's ctime.
+      if (known) {
+        for (const ino of [moved, replaced]) if (ino !== undefined) c.leases?.forgetStat(ino);
+      } else {
+        c.leases?.forgetAllStats();
+      }
       const m = c.meta;
       if (m !== undefined) {
-        m.forgetName(srcParent, srcName);
-        m.forgetName(dstParent, dstName);
+        if (renamed && flags === 0 && moved !== undefined) {
+          // What a plain rename does, modelled: the directories stay known in full.
+          m.removed(srcParent, srcName);
+          m.renamedTo(dstParent, dstName, moved);
+        } else {
+          m.forgetName(srcParent, srcName);
+          m.forgetName(dstParent, dstName);
+        }
         m.dirChanged(srcParent);
         m.dirChanged(dstParent);
         for (const ino of [srcParent, dstParent, moved, replaced]) if (ino !== undefined) m.forgetAttrs(ino);

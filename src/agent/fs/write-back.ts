@@ -12,11 +12,11 @@
 // Under leases, written data is only buffered under an Exclusive lease: an interrupt flushes it
 // before anyone else may read.
 import { Errno, FsError } from "../../base/errno.js";
-import { SETATTR_ATIME, SETATTR_MTIME } from "../../proto/index.js";
+import { SETATTR_ATIME, SETATTR_GID, SETATTR_MODE, SETATTR_MTIME, SETATTR_UID } from "../../proto/index.js";
 import type { AttrCache } from "./attr-cache.js";
 import type { AgentContext } from "./context.js";
 import { ExtentMap, type ObjectRef } from "./extent-map.js";
-import type { FileInode, PendingSegment, PendingTimes } from "./file-inode.js";
+import type { FileInode, PendingSegment, PendingAttrs } from "./file-inode.js";
 import { LogSegment } from "./log-segment.js";
 import { O_ACCMODE, O_APPEND, O_RDONLY } from "./ports.js";
 import { SegmentSlice } from "./segment-slice.js";
@@ -187,6 +187,7 @@ export class WriteBack {
             f.knowSize(f.serverSize !== undefined ? Math.max(f.serverSize, slice.extents.end) : undefined);
             c.leases?.forgetStat(f.ino); // the server's mtime and size moved
             c.meta?.forgetAttrs(f.ino, true);
+            c.kernel.attrs(f.ino);
             c.extents.touch(f);
             c.extents.enforce();
           } catch (err) {
@@ -196,7 +197,7 @@ export class WriteBack {
             c.log.error(`RpcWrote for inode ${f.ino} (${ref.container}/${ref.object}) failed; the server does not know ${slice.bytes} written bytes: ${f.writeError.message}`);
           }
         }
-        if (p.times !== undefined) await this.#applyTimes(f, p.times);
+        if (p.attrs !== undefined) await this.#applyAttrs(f, p.attrs);
         f.segments.shift();
         this.#sliceLeft(seg);
         p.resolveDone();
@@ -210,37 +211,39 @@ export class WriteBack {
   }
 
   /**
-   * utimensat of a file whose data is still in flight (Plus servers): the times are set right
-   * after that data's RpcWrote, which would otherwise overwrite mtime with the server's now, so
-   * the close and the shared segment need not be flushed for them. Later writes go to a later
-   * slice (they come after the times, as POSIX orders them). Stats show the times meanwhile.
+   * chmod/chown/utimensat of a file whose data is still in flight (Plus servers, Exclusive lease):
+   * the change is sent right after that data's RpcWrote (which would otherwise overwrite mtime
+   * with the server's now), in one RpcSetAttrPlus, so neither the close nor the shared segment
+   * is flushed for it and tar's chown+chmod+utimensat cost no round trip. Later writes go to a
+   * later slice (they come after the change, as POSIX orders them). Stats show it meanwhile; the
+   * kernel already checked the caller's permission (default_permissions).
    */
-  deferTimes(f: FileInode, at: PendingTimes): void {
+  deferAttrs(f: FileInode, ch: PendingAttrs): void {
     const last = f.segments[f.segments.length - 1];
-    if (last === undefined) throw new Error(`deferTimes: inode ${f.ino} has no data in flight`);
+    if (last === undefined) throw new Error(`deferAttrs: inode ${f.ino} has no data in flight`);
     last.slice.open = false;
-    const merged: PendingTimes = {
-      ...(at.atime ?? last.times?.atime) !== undefined ? { atime: at.atime ?? last.times?.atime } : {},
-      ...(at.mtime ?? last.times?.mtime) !== undefined ? { mtime: at.mtime ?? last.times?.mtime } : {},
-    };
-    last.times = merged;
-    f.pendingTimes = merged;
+    const merged: PendingAttrs = { ...last.attrs };
+    for (const k of ["mode", "uid", "gid", "atime", "mtime"] as const) if (ch[k] !== undefined) (merged as Record<string, unknown>)[k] = ch[k];
+    last.attrs = merged;
+    f.pendingAttrs = merged;
   }
 
-  async #applyTimes(f: FileInode, at: PendingTimes): Promise<void> {
+  async #applyAttrs(f: FileInode, at: PendingAttrs): Promise<void> {
     const c = this.#ctx;
     try {
+      const valid = (at.mode !== undefined ? SETATTR_MODE : 0) | (at.uid !== undefined ? SETATTR_UID : 0) | (at.gid !== undefined ? SETATTR_GID : 0)
+        | (at.atime !== undefined ? SETATTR_ATIME : 0) | (at.mtime !== undefined ? SETATTR_MTIME : 0);
       await c.send("RpcSetAttrPlus", {
-        ...c.h(f.ino), Valid: (at.atime !== undefined ? SETATTR_ATIME : 0) | (at.mtime !== undefined ? SETATTR_MTIME : 0),
-        FileMode: 0, UserID: 0, GroupID: 0, Size: 0n, ATimeNs: at.atime ?? 0n, MTimeNs: at.mtime ?? 0n,
+        ...c.h(f.ino), Valid: valid, FileMode: at.mode ?? 0, UserID: at.uid ?? 0, GroupID: at.gid ?? 0, Size: 0n, ATimeNs: at.atime ?? 0n, MTimeNs: at.mtime ?? 0n,
       });
     } catch (err) {
       f.writeError ??= err instanceof Error ? err : new Error(String(err));
-      c.log.error(`setting the times of inode ${f.ino} after its data was stored failed: ${f.writeError.message}`);
+      c.log.error(`changing the attributes of inode ${f.ino} after its data was stored failed: ${f.writeError.message}`);
     } finally {
-      if (f.pendingTimes === at) f.pendingTimes = undefined;
+      if (f.pendingAttrs === at) f.pendingAttrs = undefined;
       c.leases?.forgetStat(f.ino);
       c.meta?.forgetAttrs(f.ino, true);
+      c.kernel.attrs(f.ino);
     }
   }
 

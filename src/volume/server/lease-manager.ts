@@ -205,13 +205,16 @@ export class LeaseManager {
    * `child` (lookup, readdir-plus, create-plus in `dir`); until that lease goes, a change of
    * `child` by another mount must revoke it. Nothing is recorded when `dir` is not held.
    */
+  /** #covers size that triggers the next #sweepCovers. */
+  #coverSweepAt = 1024;
+
   cover(mountId: string, dir: bigint, child: bigint): void {
     if (dir === child || this.#leases.get(dir)?.holders.has(mountId) !== true) return;
     let dirs = this.#covers.get(child);
     if (dirs === undefined) {
       dirs = new Set();
       this.#covers.set(child, dirs);
-      if (this.#covers.size > 2 * this.#leases.size + 1024) this.#sweepCovers();
+      if (this.#covers.size > this.#coverSweepAt) this.#sweepCovers();
     }
     dirs.add(dir);
   }
@@ -255,12 +258,17 @@ export class LeaseManager {
     return Promise.all(waits).then(() => undefined);
   }
 
-  /** Drops coverage by directories nobody holds (bounds #covers by the leases in force). */
+  /**
+   * Drops coverage by directories nobody holds (bounds #covers by the leases in force). The next
+   * sweep waits until #covers doubled: covers of held directories survive a sweep, and sweeping
+   * again on every new child of a big held directory would be quadratic.
+   */
   #sweepCovers(): void {
     for (const [child, dirs] of this.#covers) {
       for (const d of dirs) if (!this.#leases.get(d)?.holders.size) dirs.delete(d);
       if (dirs.size === 0) this.#covers.delete(child);
     }
+    this.#coverSweepAt = Math.max(2 * this.#leases.size + 1024, 2 * this.#covers.size);
   }
 
   /** Drops every lease, promotion and waiting request of a mount (unmount). Waiters get Denied. */
