@@ -114,7 +114,7 @@ function agentConf(account: string, p: ReturnType<typeof ports>, mnt: string, lo
     ["HTTPServerIPAddr", "127.0.0.1"], ["HTTPServerTCPPort", String(p.agentHttp)],
     ["LogFilePath", logFile], ["LogToConsole", "true"],
     // What README's deployment section recommends beyond the seed's keys (and pfs up writes).
-    ["ReadDirPlusEnabled", "true"], ["SharedLeaseLimit", "100000"], ["ExclusiveLeaseLimit", "10000"],
+    ["ReadDirPlusEnabled", "true"], ["SharedLeaseLimit", "100000"], ["ExclusiveLeaseLimit", "10000"], ["DirtyFileLimit", "1000"],
   ];
   return `[Agent]\n${keys.map(([k, v]) => `${k}: ${v}`).join("\n")}\n`;
 }

@@ -110,6 +110,9 @@ export function writeAgentConf(l: UpLayout, p: UpPorts, key: string, mountpoint:
     // the seed's 1000 / 100 would make an untar give back leases (and flush) every few files.
     ["SharedLeaseLimit", "100000"],
     ["ExclusiveLeaseLimit", "10000"],
+    // Closed small files stay buffered (under their leases) and share log segments: the seed's
+    // 50 would flush (and end the shared segment) every 50 files.
+    ["DirtyFileLimit", "1000"],
   ];
   const text = `# Written by \`pfs up\` on every start; edits are overwritten.\n[Agent]\n${keys.map(([k, v]) => `${k}: ${v}`).join("\n")}\n`;
   writeFileSync(l.agentConf, text, { mode: 0o600 });

@@ -78,6 +78,12 @@ export const Capability = {
    * agent cache its entries, negative lookups and its children's attributes.
    */
   MetaCache: "pfs-meta-cache-v1",
+  /**
+   * RpcCreatePlus also grants the creating mount an Exclusive lease on the new file (nobody else
+   * can know the inode yet, so the grant is immediate): the agent writes, closes and sets the
+   * attributes of a new file without an RpcLease and an RpcGetStat first.
+   */
+  CreateLease: "pfs-create-lease-v1",
 } as const;
 
 /** Server side: the capabilities a mount gets = offered by the agent ∩ supported here, in the agent's order. */

@@ -103,6 +103,31 @@ test("A's cached attributes of a child (readdir plus and lookup) are refreshed a
 }));
 
 
+test("CreateLease: a new file is written, closed and chmodded with no RpcLease and no RpcGetStat; another mount still gets it", T, () => withServer(async (s) => {
+  const A = agent(s);
+  const B = agent(s);
+  assert.ok(A.mount.capabilities.has(Capability.CreateLease));
+  const D = (await A.fs.mkdir(caller, ROOT, "D", 0o755)).ino;
+  await A.fs.lookupEntry(D, "warm"); // D leased and listed
+  const calls = (m: string): number => A.mount.rpc.calls.get(m) ?? 0;
+  const leases = calls("RpcLease");
+  const stats = calls("RpcGetStat");
+  const r = await A.fs.create(caller, D, "new", 0o644, O_RDWR);
+  await A.fs.write(r.ino, r.fh, 0n, Buffer.from("fresh bytes"));
+  await A.fs.flush(r.ino, r.fh);
+  await A.fs.release(r.ino, r.fh);
+  await A.fs.setattr(r.ino, { mode: 0o600 });
+  assert.equal((await A.fs.getattr(r.ino)).stat.Size, 11n);
+  assert.equal(calls("RpcLease"), leases, "the create's reply carried the Exclusive lease");
+  assert.equal(calls("RpcGetStat"), stats, "the new file's state was known");
+  assert.equal(A.fs.stats.dirtyFiles, 1, "closed without a flush under the adopted lease");
+  // B's open interrupts A's adopted lease: A flushes first.
+  const fh = await B.fs.open(r.ino, 0);
+  assert.equal((await B.fs.read(r.ino, fh, 0n, 100)).toString(), "fresh bytes");
+  assert.equal((await B.fs.getattr(r.ino)).stat.FileMode & 0o7777, 0o600);
+  await B.fs.release(r.ino, fh);
+}));
+
 test("O_TRUNC rewrite of a cached child, closed without flushing (Exclusive lease): size and bytes are the new ones", T, () => withServer(async (s) => {
   const A = agent(s);
   const B = agent(s);

@@ -255,7 +255,8 @@ describe("pfsagentd: proxyfsd killed and restarted under a mount", { skip }, () 
       assert.equal(await holder.next(), "closed");
 
       // Written while proxyfsd is down: the file's RpcProvisionObject/RpcWrote wait in the retryrpc
-      // queue, are refused by the restarted proxyfsd and re-sent under the next MountID.
+      // queue, are refused by the restarted proxyfsd and re-sent under the next MountID (fsync
+      // waits for them).
       const writer = spawnLines("python3", ["-c", WRITER, join(m, "dirty")]);
       assert.equal(await writer.next(), "ok");
       proxyfsd!.kill("SIGKILL");
@@ -338,6 +339,7 @@ print("ok", flush=True)
 sys.stdin.readline()
 try:
     os.write(fd, b"dirty data\n" * 1000)
+    os.fsync(fd)  # a close under the Exclusive lease would not wait for the data path
     os.close(fd)
     print("closed", flush=True)
 except OSError as e:

@@ -79,9 +79,12 @@ export class FileHandles {
    */
   async flush(ino: bigint, fh: bigint): Promise<void> {
     const c = this.#ctx;
-    c.handle(fh, ino, false);
+    const h = c.handle(fh, ino, false);
     const f = c.files.get(ino);
     if (!f) return;
+    // A read-only descriptor wrote nothing: its close neither flushes nor reports write errors
+    // (those go to the writers' close and fsync, and to fsync of any descriptor).
+    if ((h.flags & O_ACCMODE) === O_RDONLY) return;
     if (c.o.deferCloseFlush && c.leases?.held(ino) === "exclusive" && !c.orphans.has(ino) && f.writeError === undefined) return;
     await this.#wb.flushFile(f, true);
   }

@@ -294,6 +294,31 @@ export class LeaseTable {
     }
   }
 
+  /**
+   * The server granted this mount an Exclusive lease on `ino` with another reply (CreateLease:
+   * RpcCreatePlus of a new file); `stat` is the inode's stat from that reply. Nothing can be
+   * cached of a new inode, so nothing is dropped. Given back at once when leases are off or the
+   * inode's lease is already being worked on.
+   */
+  adoptExclusive(ino: bigint, stat: StatStruct): void {
+    let r = this.#recs.get(ino);
+    if (this.#disabled || (r !== undefined && (r.state !== "None" || r.users > 0))) {
+      // Not ours to track: give it back, or the server would wait for a Release that never comes.
+      this.#stats.LeaseRequests_Release++;
+      void this.#call(ino, LeaseRequestType.Release).catch(() => {});
+      return;
+    }
+    if (r === undefined) {
+      r = new LeaseRec(ino);
+      this.#recs.set(ino, r);
+    }
+    this.#setState(r, "ExclusiveGranted");
+    r.gen++;
+    r.stat = stat;
+    r.kernelMayCache = false;
+    this.#enforceLimits(r);
+  }
+
   /** One RpcLease with the LeaseRetry* policy for Denied / error replies; Denied after the last. */
   async #request(ino: bigint, type: number): Promise<number> {
     let delay = this.#o.retryDelayMs;

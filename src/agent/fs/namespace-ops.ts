@@ -9,7 +9,7 @@
 // real on the last close (FileHandles.release). ORPHAN_DIR is invisible to lookup and readdir of
 // the root.
 import { Errno, FsError } from "../../base/errno.js";
-import { Capability, type LookupPlusReply, type StatStruct } from "../../proto/index.js";
+import { Capability, LeaseRequestType, type LookupPlusReply, type StatStruct } from "../../proto/index.js";
 import type { AttrCache } from "./attr-cache.js";
 import type { AgentContext } from "./context.js";
 import type { FileHandles } from "./file-handles.js";
@@ -129,6 +129,21 @@ export class NamespaceOps {
     return { ino, stat: this.#attrs.noteStat(ino, stat), leased };
   }
 
+  /** CreateLease: RpcCreatePlus made this mount the new file's Exclusive holder; its state is known (empty). */
+  #adoptCreated(ino: bigint, stat: StatStruct): void {
+    const c = this.#ctx;
+    if (!c.caps.has(Capability.CreateLease)) return;
+    if (c.leases === undefined) {
+      // No lease table here: give the grant back, or the server would wait for our Release.
+      void c.rpc.call("RpcLease", { ...c.h(ino), LeaseRequestType: LeaseRequestType.Release }).catch(() => {});
+      return;
+    }
+    c.regular.add(ino);
+    c.leases.adoptExclusive(ino, stat);
+    c.file(ino).knowSize(0);
+    c.maybeForgetFile(c.file(ino));
+  }
+
   /** RpcXxxPlus when agreed (one round trip), else the 1.17.1 call followed by a getattr. */
   async #make(
     parent: bigint, name: string,
@@ -170,7 +185,12 @@ export class NamespaceOps {
     const type = mode & S_IFMT;
     if (type === 0 || type === S_IFREG) {
       const req = { ...c.h(parent), Basename: name, UserID: caller.uid, GroupID: caller.gid, FileMode: mode & 0o7777 };
-      return this.#make(parent, name, () => c.call("RpcCreatePlus", req), () => c.call("RpcCreate", req));
+      return this.#make(parent, name, async () => {
+        const r = await c.call("RpcCreatePlus", req);
+        const { InodeNumber, ...stat } = r;
+        this.#adoptCreated(InodeNumber, stat);
+        return r;
+      }, () => c.call("RpcCreate", req));
     }
     if (!c.caps.has(Capability.Mknod)) throw new FsError(Errno.EPERM, `mknod of type 0o${type.toString(8)} needs the ${Capability.Mknod} extension`);
     const req = { ...c.h(parent), Basename: name, UserID: caller.uid, GroupID: caller.gid, FileMode: mode, Rdev: rdev >>> 0 };
@@ -186,6 +206,7 @@ export class NamespaceOps {
     let ino: bigint;
     if (c.caps.has(Capability.Plus)) {
       const { InodeNumber, ...stat } = await c.call("RpcCreatePlus", req);
+      this.#adoptCreated(InodeNumber, stat);
       made = this.#created(parent, name, InodeNumber, stat, t);
       ino = InodeNumber;
     } else {

@@ -71,7 +71,7 @@ const nsToMs = (ns: bigint): number => Number(ns / 1_000_000n);
 /** Extensions this agent implements (offered at mount; used only if the reply agrees). */
 export const AGENT_CAPABILITIES: string[] = [
   Capability.Negotiation, Capability.Rename2, Capability.Fallocate, Capability.SeekDataHole, Capability.Mknod, Capability.MountsAlive, Capability.StatExtended,
-  Capability.Plus, Capability.EarlyReply, Capability.MetaCache,
+  Capability.Plus, Capability.EarlyReply, Capability.MetaCache, Capability.CreateLease,
 ];
 
 export function swiftRetryOf(cfg: AgentConfig): SwiftRetryConfig {

@@ -14,7 +14,7 @@ import { Errno, FsError } from "../../base/errno.js";
 import { RpcHandlerError } from "../../rpc/index.js";
 import type { ObjectStore } from "../../objstore/index.js";
 import {
-  Capability, UNKNOWN_MOUNT_ERRSTR, leaseUnknownMountErrstr, SEEK_DATA, SEEK_HOLE,
+  Capability, LeaseRequestType, UNKNOWN_MOUNT_ERRSTR, leaseUnknownMountErrstr, SEEK_DATA, SEEK_HOLE,
   SETATTR_ATIME, SETATTR_GID, SETATTR_MODE, SETATTR_MTIME, SETATTR_SIZE, SETATTR_UID,
   type ProxyFsHandlers, type StatStruct, type Reply, type DirEntry as WireDirEntry, type LookupPlusReply,
 } from "../../proto/index.js";
@@ -314,8 +314,18 @@ export function createRpcHandlers(ctx: HandlerContext): ProxyFsHandlers {
 
     RpcCreatePlus: async (req) => {
       const v = extension(req.MountID, Capability.Plus);
-      return plusOf(req.MountID, req.InodeNumber, await fenced(req.MountID, [req.InodeNumber], () =>
-        v.create(callerOf(req.UserID, req.GroupID), req.InodeNumber, req.Basename, req.FileMode & 0o7777)));
+      const a = await fenced(req.MountID, [req.InodeNumber], () => {
+        const made = v.create(callerOf(req.UserID, req.GroupID), req.InodeNumber, req.Basename, req.FileMode & 0o7777);
+        // CreateLease: in the same tick as the create, before any other mount can name the inode,
+        // so the grant is immediate.
+        const m = mountOf(req.MountID);
+        if (m.capabilities.has(Capability.CreateLease)) {
+          const granted = m.volume.leases.request(req.MountID, made.ino, LeaseRequestType.Exclusive);
+          if (typeof granted !== "number") void granted.catch(() => {}); // cannot happen for a new inode
+        }
+        return made;
+      });
+      return plusOf(req.MountID, req.InodeNumber, a);
     },
 
     RpcMkdirPlus: async (req) => {

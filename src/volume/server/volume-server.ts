@@ -87,7 +87,7 @@ export interface VolumeServer {
 /** Every capability this server implements. */
 export const SERVER_CAPABILITIES: readonly string[] = [
   Capability.Negotiation, Capability.Rename2, Capability.Fallocate, Capability.SeekDataHole, Capability.Mknod, Capability.MountsAlive, Capability.StatExtended,
-  Capability.Plus, Capability.EarlyReply, Capability.MetaCache,
+  Capability.Plus, Capability.EarlyReply, Capability.MetaCache, Capability.CreateLease,
 ];
 
 export class VolumeServerError extends Error {
