@@ -149,6 +149,22 @@ test("small files share one LogSegment PUT (each reports its own extents); a big
     assert.deepEqual(await readAll(B.fs, ino, fh), data, `inode ${ino} from the other mount`);
     await B.fs.release(ino, fh);
   }
+  // Reference counts stay exact: the shared segment lives while any file uses it, and is up
+  // for collection once the last one is gone.
+  const store = s.volume.store;
+  const shared = [...store.extentMap([...files.keys()][0]!).segmentBytes.keys()][0]!;
+  const refs0 = store.segmentRefBytes(shared);
+  let i = 0;
+  for (const [ino, data] of files) {
+    const before = store.segmentRefBytes(shared);
+    const inShared = store.extentMap(ino).segmentBytes.get(shared) ?? 0n;
+    await B.fs.unlink(ROOT, i < 30 ? `small-${i}` : "big");
+    i++;
+    assert.equal(store.segmentRefBytes(shared), before - inShared, `unlinking a ${data.length}-byte file drops its bytes of the shared segment`);
+  }
+  assert.ok(refs0 > 0n);
+  assert.equal(store.segmentRefBytes(shared), 0n);
+  assert.ok(store.unreferencedSegments().includes(shared), "the shared segment is up for collection");
 }));
 
 test("chmod/chown/utimensat of a file with data in flight: no flush, stat shows the times, the server gets them after the data; a later write moves mtime again", T, () => withServer(async (s) => {
