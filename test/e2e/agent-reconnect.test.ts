@@ -37,6 +37,7 @@ import { agentConfig, credentials, fixture, logger } from "./testing/proxyfs-fix
 
 const skip = canMount && spawnSync("python3", ["-c", "1"]).status === 0 ? false : "needs root, /dev/fuse and python3";
 const PROXYFSD = fileURLToPath(new URL("../../src/cmd/proxyfsd.js", import.meta.url));
+const PFS = fileURLToPath(new URL("../../src/cmd/pfs.js", import.meta.url));
 
 /** Creates (O_EXCL), writes, renames, unlinks and mkdirs; exits non-zero at the first error. */
 const WORKLOAD = String.raw`
@@ -296,6 +297,61 @@ describe("pfsagentd: proxyfsd killed and restarted under a mount", { skip }, () 
       assert.equal(await agent3.stop(), 0, agent3.log());
     }
   });
+
+  test("kill -9 of proxyfsd during an untar-like workload while a second agent lists: every file whose close returned is there with its bytes; fsck is clean", { timeout: 150_000 }, async (t) => {
+    const sa = writeAgentConf(servers!.swiftPort);
+    const sb = writeAgentConf(servers!.swiftPort);
+    setups.push(sa, sb);
+    const a = await startAgent(sa.confPath);
+    const b = await startAgent(sb.confPath);
+    const root = join(sa.mountpoint, "untar");
+    const lister = { stop: false, listings: 0, errors: 0 };
+    const listing = (async () => {
+      while (!lister.stop) {
+        const r = await runChild("find", [join(sb.mountpoint, "untar")], 20_000);
+        if (r.code === 0) lister.listings++;
+        else lister.errors++;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    })();
+    try {
+      const work = runChild("python3", ["-c", UNTAR_LIKE, root, "800"], 90_000);
+      await new Promise((res) => setTimeout(res, 1500));
+      proxyfsd!.kill("SIGKILL");
+      await new Promise((res) => proxyfsd!.once("exit", res));
+      await new Promise((res) => setTimeout(res, 500));
+      await startProxyfsd();
+      const r = await work;
+      lister.stop = true;
+      await listing;
+      const lines = r.out.split("\n").filter((l) => l.startsWith("ok "));
+      const failed = r.out.split("\n").filter((l) => l.startsWith("error "));
+      t.diagnostic(`workload: ${lines.length} files closed, ${failed.length} failed during the outage; B listed ${lister.listings} times (${lister.errors} failed)`);
+      assert.equal(r.code, 0, r.out.slice(-2000));
+      assert.match(a.log(), /re-mounted as MountID/, "the kill happened under the workload");
+      assert.ok(lines.length >= 500, `most files were written: ${lines.length}\n${r.out.slice(-1000)}`);
+      assert.ok(lister.listings >= 1, "the second agent listed the tree");
+      // Every file whose close returned, with its bytes (every 20th also through B, whose reads
+      // take A's leases one by one).
+      lines.forEach((l, i) => {
+        const [, rel, size] = l.split(" ");
+        const want = Buffer.alloc(Number(size), rel!);
+        assert.deepEqual(readFileSync(join(sa.mountpoint, "untar", rel!)), want, `${rel} on A`);
+        if (i % 20 === 0) assert.deepEqual(readFileSync(join(sb.mountpoint, "untar", rel!)), want, `${rel} on B`);
+      });
+    } finally {
+      lister.stop = true;
+      assert.equal(await b.stop(), 0, b.log());
+      assert.equal(await a.stop(), 0, a.log());
+    }
+    // The volume is consistent: proxyfsd stopped cleanly (checkpoint), then fsck.
+    proxyfsd!.kill("SIGTERM");
+    await new Promise((res) => proxyfsd!.once("exit", res));
+    const fsck = spawnSync(process.execPath, [PFS, "fsck", "--auth-url", `http://127.0.0.1:${servers!.swiftPort}/auth/v1.0`, "--user", "test:tester", "--key", "testing", "--account", "AUTH_test", "--quiet"], { encoding: "utf8", timeout: 60_000 });
+    assert.equal(fsck.status, 0, `${fsck.stdout}${fsck.stderr}`);
+    assert.match(fsck.stdout, /^clean: /m);
+    await startProxyfsd();
+  });
 });
 
 /** Holds a file open after unlinking it; on "check" appends, fsyncs, fstats and reads it back. */
@@ -332,6 +388,40 @@ async function metric(port: number, name: string): Promise<number> {
 }
 
 /** Opens (creates) a file; on a line from stdin writes 11000 bytes and closes it. */
+/**
+ * Writes argv[2] files of 1-20 KiB into 20 directories under argv[1], as tar does (create, write,
+ * close, chmod, utime), every 10th also fsync'd; prints "ok <relative path> <size>" once a file's
+ * close returned, "error <path> <message>" when an operation failed (proxyfsd down), then goes on.
+ */
+const UNTAR_LIKE = String.raw`
+import os, sys, time
+root, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(root, exist_ok=True)
+for d in range(20):
+    for attempt in range(100):
+        try:
+            os.makedirs(os.path.join(root, "d%d" % d), exist_ok=True)
+            break
+        except OSError:
+            time.sleep(0.1)
+for i in range(n):
+    rel = "d%d/f%d" % (i % 20, i)
+    size = 1024 + (i * 997) % (19 * 1024)
+    p = os.path.join(root, rel)
+    try:
+        fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        data = (rel.encode() * (size // len(rel) + 1))[:size]
+        os.write(fd, data)
+        if i % 10 == 0:
+            os.fsync(fd)
+        os.close(fd)
+        os.chmod(p, 0o644)
+        os.utime(p, (1600000000, 1600000000 + i))
+        print("ok %s %d" % (rel, size), flush=True)
+    except OSError as e:
+        print("error %s %s" % (rel, e), flush=True)
+`;
+
 const WRITER = String.raw`
 import os, sys
 fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
