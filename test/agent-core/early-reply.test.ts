@@ -10,7 +10,7 @@ import { Capability, type ProxyFsRpcMethod, type ReplayOp, type ReplyOf, type Re
 import { MemoryVolumeStore, Volume } from "../../src/volume/index.js";
 import { ROOT_CALLER } from "../../src/volume/types.js";
 import { AgentFs, type AgentRpc } from "../../src/agent/fs/index.js";
-import { ALL_CAPABILITIES, InProcessServer } from "./in-process-server.js";
+import { ALL_CAPABILITIES, InProcessServer, type InProcessMount } from "./in-process-server.js";
 
 const ROOT = 1n;
 const O_RDWR = 2;
@@ -70,14 +70,22 @@ function errno(n: number): (err: unknown) => boolean {
   };
 }
 
-test("lost early-answered changes are replayed after a re-mount, with the same inode numbers, exactly once", T, async () => {
+/** An in-process server and one agent mounted through a GatedRpc (EarlyReply agreed). */
+function gatedAgent(): { s: InProcessServer; mount: InProcessMount; rpc: GatedRpc; fs: AgentFs } {
   const s = new InProcessServer({ lease: { minLeaseDurationMs: 5, leaseInterruptIntervalMs: 20 } });
+  const mount = s.mount(ALL_CAPABILITIES);
+  assert.ok(mount.capabilities.has(Capability.EarlyReply));
+  const rpc = new GatedRpc(mount.rpc);
+  const fs = new AgentFs({ rpc, store: s.store, mountId: mount.mountId, capabilities: mount.capabilities, leases: { retryDelayMs: 5 } });
+  mount.attach(fs);
+  return { s, mount, rpc, fs };
+}
+
+test("lost early-answered changes are replayed after a re-mount, with the same inode numbers, exactly once", T, async () => {
+  const g = gatedAgent();
+  const { s, rpc, fs } = g;
   try {
-    let mount = s.mount(ALL_CAPABILITIES);
-    assert.ok(mount.capabilities.has(Capability.EarlyReply));
-    const rpc = new GatedRpc(mount.rpc);
-    const fs = new AgentFs({ rpc, store: s.store, mountId: mount.mountId, capabilities: mount.capabilities, leases: { retryDelayMs: 5 } });
-    mount.attach(fs);
+    let mount = g.mount;
     const v = s.volume;
 
     // A durable prefix.
@@ -161,12 +169,10 @@ test("lost early-answered changes are replayed after a re-mount, with the same i
 });
 
 test("a replay cut short keeps its ops: the next re-mount replays them; a confirmed replay empties the log", T, async () => {
-  const s = new InProcessServer({ lease: { minLeaseDurationMs: 5, leaseInterruptIntervalMs: 20 } });
+  const g = gatedAgent();
+  const { s, rpc, fs } = g;
   try {
-    let mount = s.mount(ALL_CAPABILITIES);
-    const rpc = new GatedRpc(mount.rpc);
-    const fs = new AgentFs({ rpc, store: s.store, mountId: mount.mountId, capabilities: mount.capabilities, leases: { retryDelayMs: 5 } });
-    mount.attach(fs);
+    let mount = g.mount;
     const v = s.volume;
     rpc.holdSync = false;
     const D = (await fs.mkdir(caller, ROOT, "D", 0o755)).ino;

@@ -76,10 +76,16 @@ export class AttrCache {
     return t;
   }
 
-  /** This agent changed the inode: no cached stat of it is right any more. */
-  forget(ino: bigint): void {
-    this.#ctx.leases?.forgetStat(ino);
-    this.#ctx.meta?.forgetAttrs(ino);
+  /**
+   * This agent changed the inode: no cached stat of it is right any more. With `kernel` (the
+   * change reaches the kernel in no reply: data stored, deferred attributes sent), the kernel's
+   * long-lived copy goes too.
+   */
+  forget(ino: bigint, kernel = false): void {
+    const c = this.#ctx;
+    c.leases?.forgetStat(ino);
+    c.meta?.forgetAttrs(ino, kernel);
+    if (kernel) c.kernel.attrs(ino);
   }
 
   /**

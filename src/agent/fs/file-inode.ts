@@ -7,18 +7,13 @@
 // extentMap (success) or writeError is set (failure).
 import type { ExtentMap } from "./extent-map.js";
 import type { SegmentSlice } from "./segment-slice.js";
+import type { ResolvedAttrChanges } from "./set-attr-request.js";
 
 /**
  * Attribute changes made while data was in flight (mode bits, owner, explicit atime/mtime in ns):
  * applied right after that data's RpcWrote (which would set mtime to the server's now).
  */
-export interface PendingAttrs {
-  readonly mode?: number;
-  readonly uid?: number;
-  readonly gid?: number;
-  readonly atime?: bigint;
-  readonly mtime?: bigint;
-}
+export type PendingAttrs = Omit<ResolvedAttrChanges, "size">;
 
 export interface PendingSegment {
   /** This file's part of the segment (the segment itself may be shared with other files). */

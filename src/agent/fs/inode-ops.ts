@@ -4,12 +4,13 @@
 // flushes the file's dirty data first, other changes of a file with data in flight are sent
 // after that data is reported (WriteBack.deferAttrs); the reply's stat is cached under the lease.
 import { Errno, FsError } from "../../base/errno.js";
-import { Capability, SEEK_DATA, SEEK_HOLE, SETATTR_ATIME, SETATTR_GID, SETATTR_MODE, SETATTR_MTIME, SETATTR_SIZE, SETATTR_UID, type StatVFS } from "../../proto/index.js";
+import { Capability, SEEK_DATA, SEEK_HOLE, type StatVFS } from "../../proto/index.js";
 import type { AttrCache } from "./attr-cache.js";
 import type { Ticket } from "./lease-table.js";
 import type { AgentContext } from "./context.js";
 import { safeNumber } from "./fs-errors.js";
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, type Caller, type InodeStat, type SetAttrChanges } from "./ports.js";
+import { resolveAttrChanges, setAttrPlusRequest, type ResolvedAttrChanges } from "./set-attr-request.js";
 import type { WriteBack } from "./write-back.js";
 
 export class InodeOps {
@@ -23,8 +24,9 @@ export class InodeOps {
     this.#wb = wb;
   }
 
-  async setattr(ino: bigint, ch: SetAttrChanges): Promise<InodeStat> {
+  async setattr(ino: bigint, changes: SetAttrChanges): Promise<InodeStat> {
     const c = this.#ctx;
+    const ch = resolveAttrChanges(changes);
     const t = await this.#attrs.changing(ino, false);
     const f = c.files.get(ino);
     const plus = c.caps.has(Capability.Plus);
@@ -38,18 +40,11 @@ export class InodeOps {
     // An explicit mtime replaces the one buffered writes implied (AttrCache.noteStat).
     if (f && ch.mtime !== undefined) f.lastWriteNs = undefined;
     if (defer) {
-      const now = BigInt(Date.now()) * 1_000_000n;
-      const at = (v: bigint | "now" | undefined): bigint | undefined => (v === "now" ? now : v);
-      const atime = at(ch.atime);
-      const mtime = at(ch.mtime);
-      this.#wb.deferAttrs(f, {
-        ...(ch.mode !== undefined ? { mode: ch.mode & 0o7777 } : {}), ...(ch.uid !== undefined ? { uid: ch.uid } : {}), ...(ch.gid !== undefined ? { gid: ch.gid } : {}),
-        ...(atime !== undefined ? { atime } : {}), ...(mtime !== undefined ? { mtime } : {}),
-      });
+      this.#wb.deferAttrs(f, ch);
       return this.#attrs.getattr(ino);
     }
     if (plus) return this.#setattrPlus(ino, ch, t);
-    if (ch.mode !== undefined) await c.call("RpcChmod", { ...c.h(ino), FileMode: ch.mode & 0o7777 });
+    if (ch.mode !== undefined) await c.call("RpcChmod", { ...c.h(ino), FileMode: ch.mode });
     if (ch.uid !== undefined || ch.gid !== undefined) {
       await c.call("RpcChown", { ...c.h(ino), UserID: ch.uid ?? -1, GroupID: ch.gid ?? -1 });
     }
@@ -63,10 +58,8 @@ export class InodeOps {
       }
     }
     if (ch.atime !== undefined || ch.mtime !== undefined) {
-      const now = BigInt(Date.now()) * 1_000_000n;
-      const t = (v: bigint | "now" | undefined): bigint => (v === undefined ? 0n : v === "now" ? now : v);
       await c.call("RpcSetTime", {
-        ...c.h(ino), CTimeNs: 0n, CRTimeNs: 0n, MTimeNs: t(ch.mtime), ATimeNs: t(ch.atime), Size: 0n, NumLinks: 0n,
+        ...c.h(ino), CTimeNs: 0n, CRTimeNs: 0n, MTimeNs: ch.mtime ?? 0n, ATimeNs: ch.atime ?? 0n, Size: 0n, NumLinks: 0n,
         StatInodeNumber: 0n, FileMode: 0, UserID: 0, GroupID: 0,
       });
     }
@@ -75,23 +68,11 @@ export class InodeOps {
   }
 
   /** All changes in one RpcSetAttrPlus; its reply is the new stat (no getattr round trip). */
-  async #setattrPlus(ino: bigint, ch: SetAttrChanges, lease: Ticket | undefined): Promise<InodeStat> {
+  async #setattrPlus(ino: bigint, ch: ResolvedAttrChanges, lease: Ticket | undefined): Promise<InodeStat> {
     const c = this.#ctx;
-    const now = BigInt(Date.now()) * 1_000_000n;
-    const t = (v: bigint | "now" | undefined): bigint => (v === undefined ? 0n : v === "now" ? now : v);
-    let valid = 0;
-    if (ch.mode !== undefined) valid |= SETATTR_MODE;
-    if (ch.uid !== undefined) valid |= SETATTR_UID;
-    if (ch.gid !== undefined) valid |= SETATTR_GID;
-    if (ch.size !== undefined) valid |= SETATTR_SIZE;
-    if (ch.atime !== undefined) valid |= SETATTR_ATIME;
-    if (ch.mtime !== undefined) valid |= SETATTR_MTIME;
     const size = ch.size !== undefined ? safeNumber(ch.size, "new size", Errno.EFBIG) : undefined;
     const mark = c.leases?.statMark(ino) ?? 0;
-    const st = await c.call("RpcSetAttrPlus", {
-      ...c.h(ino), Valid: valid, FileMode: (ch.mode ?? 0) & 0o7777, UserID: ch.uid ?? 0, GroupID: ch.gid ?? 0, Size: ch.size ?? 0n,
-      ATimeNs: t(ch.atime), MTimeNs: t(ch.mtime),
-    });
+    const st = await c.call("RpcSetAttrPlus", setAttrPlusRequest(c.h(ino), ch));
     if (size !== undefined) {
       const g = c.files.get(ino);
       if (g) {

@@ -48,6 +48,11 @@ interface DirState {
   version: number;
 }
 
+/** `name` is known absent from the directory: noted so, or missing from a complete listing. */
+function isAbsent(s: DirState, name: string): boolean {
+  return s.absent.has(name) || (s.complete === true && !s.entries.has(name));
+}
+
 interface ChildAttrs {
   stat: StatStruct;
   readonly dirs: Set<bigint>;
@@ -128,7 +133,7 @@ export class MetaCache {
   lookup(dir: bigint, name: string): CachedLookup | undefined {
     const s = this.#state(dir);
     if (s !== undefined) {
-      if (s.absent.has(name) || (s.complete === true && !s.entries.has(name))) {
+      if (isAbsent(s, name)) {
         this.#hits++;
         s.kernelNames.add(name); // the kernel may keep the negative entry long
         return { kind: "absent" };
@@ -171,7 +176,7 @@ export class MetaCache {
   /** Whether `name` is known absent from `dir` (no hit counted). */
   knownAbsent(dir: bigint, name: string): boolean {
     const s = this.#state(dir);
-    return s !== undefined && (s.absent.has(name) || (s.complete === true && !s.entries.has(name)));
+    return s !== undefined && isAbsent(s, name);
   }
 
   /** The inode `name` in `dir` names, if cached (no stat needed). */

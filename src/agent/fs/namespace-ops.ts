@@ -140,8 +140,9 @@ export class NamespaceOps {
     }
     c.regular.add(ino);
     c.leases.adoptExclusive(ino, stat);
-    c.file(ino).knowSize(0);
-    c.maybeForgetFile(c.file(ino));
+    const f = c.file(ino);
+    f.knowSize(0);
+    c.maybeForgetFile(f); // kept while the lease is held
   }
 
   /** RpcXxxPlus when agreed (one round trip), else the 1.17.1 call followed by a getattr. */

@@ -12,7 +12,6 @@
 // Under leases, written data is only buffered under an Exclusive lease: an interrupt flushes it
 // before anyone else may read.
 import { Errno, FsError } from "../../base/errno.js";
-import { SETATTR_ATIME, SETATTR_GID, SETATTR_MODE, SETATTR_MTIME, SETATTR_UID } from "../../proto/index.js";
 import type { AttrCache } from "./attr-cache.js";
 import type { AgentContext } from "./context.js";
 import { ExtentMap, type ObjectRef } from "./extent-map.js";
@@ -21,6 +20,7 @@ import { LogSegment } from "./log-segment.js";
 import { O_ACCMODE, O_APPEND, O_RDONLY } from "./ports.js";
 import { SegmentSlice } from "./segment-slice.js";
 import { Semaphore } from "./semaphore.js";
+import { setAttrPlusRequest } from "./set-attr-request.js";
 
 export class WriteBack {
   readonly #ctx: AgentContext;
@@ -185,9 +185,7 @@ export class WriteBack {
             f.extentMap ??= new ExtentMap();
             for (const e of ext) f.extentMap.set(e.off, e.len, ref, e.objOff);
             f.knowSize(f.serverSize !== undefined ? Math.max(f.serverSize, slice.extents.end) : undefined);
-            c.leases?.forgetStat(f.ino); // the server's mtime and size moved
-            c.meta?.forgetAttrs(f.ino, true);
-            c.kernel.attrs(f.ino);
+            this.#attrs.forget(f.ino, true); // the server's mtime and size moved
             c.extents.touch(f);
             c.extents.enforce();
           } catch (err) {
@@ -222,8 +220,8 @@ export class WriteBack {
     const last = f.segments[f.segments.length - 1];
     if (last === undefined) throw new Error(`deferAttrs: inode ${f.ino} has no data in flight`);
     last.slice.open = false;
-    const merged: PendingAttrs = { ...last.attrs };
-    for (const k of ["mode", "uid", "gid", "atime", "mtime"] as const) if (ch[k] !== undefined) (merged as Record<string, unknown>)[k] = ch[k];
+    // `ch` holds only the fields it changes (resolveAttrChanges): later ones win.
+    const merged: PendingAttrs = { ...last.attrs, ...ch };
     last.attrs = merged;
     f.pendingAttrs = merged;
   }
@@ -231,19 +229,13 @@ export class WriteBack {
   async #applyAttrs(f: FileInode, at: PendingAttrs): Promise<void> {
     const c = this.#ctx;
     try {
-      const valid = (at.mode !== undefined ? SETATTR_MODE : 0) | (at.uid !== undefined ? SETATTR_UID : 0) | (at.gid !== undefined ? SETATTR_GID : 0)
-        | (at.atime !== undefined ? SETATTR_ATIME : 0) | (at.mtime !== undefined ? SETATTR_MTIME : 0);
-      await c.send("RpcSetAttrPlus", {
-        ...c.h(f.ino), Valid: valid, FileMode: at.mode ?? 0, UserID: at.uid ?? 0, GroupID: at.gid ?? 0, Size: 0n, ATimeNs: at.atime ?? 0n, MTimeNs: at.mtime ?? 0n,
-      });
+      await c.send("RpcSetAttrPlus", setAttrPlusRequest(c.h(f.ino), at));
     } catch (err) {
       f.writeError ??= err instanceof Error ? err : new Error(String(err));
       c.log.error(`changing the attributes of inode ${f.ino} after its data was stored failed: ${f.writeError.message}`);
     } finally {
       if (f.pendingAttrs === at) f.pendingAttrs = undefined;
-      c.leases?.forgetStat(f.ino);
-      c.meta?.forgetAttrs(f.ino, true);
-      c.kernel.attrs(f.ino);
+      this.#attrs.forget(f.ino, true);
     }
   }
 

@@ -200,14 +200,14 @@ export class LeaseManager {
     }
   }
 
+  /** #covers size that triggers the next #sweepCovers. */
+  #coverSweepAt = 1024;
+
   /**
    * MetaCache: `mountId`, holding a lease on directory `dir`, was just told the attributes of
    * `child` (lookup, readdir-plus, create-plus in `dir`); until that lease goes, a change of
    * `child` by another mount must revoke it. Nothing is recorded when `dir` is not held.
    */
-  /** #covers size that triggers the next #sweepCovers. */
-  #coverSweepAt = 1024;
-
   cover(mountId: string, dir: bigint, child: bigint): void {
     if (dir === child || this.#leases.get(dir)?.holders.has(mountId) !== true) return;
     let dirs = this.#covers.get(child);
