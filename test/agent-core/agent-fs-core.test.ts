@@ -209,6 +209,20 @@ test("chmod/chown/utimensat of a file with data in flight: no flush, stat shows 
   assert.equal(s.volume.getattr(r.ino).size, 8n);
 }));
 
+test("statfs counts written data not yet reported (closes do not wait for it), as st_blocks does", T, () => withServer(async (s) => {
+  const A = agent(s, { leases: { retryDelayMs: 5 }, maxFlushTimeMs: 60_000 });
+  const s0 = await A.fs.statfs();
+  const r = await A.fs.create(caller, ROOT, "big", 0o644, O_RDWR);
+  await A.fs.write(r.ino, r.fh, 0n, Buffer.alloc(3 << 20, 1));
+  await A.fs.flush(r.ino, r.fh);
+  await A.fs.release(r.ino, r.fh);
+  assert.equal(A.fs.stats.dirtyFiles, 1, "the close left the data buffered");
+  const used = (v: typeof s0): bigint => (s0.FreeBlocks - v.FreeBlocks) * v.FragmentSize;
+  assert.ok(used(await A.fs.statfs()) >= BigInt(3 << 20), "buffered bytes are accounted");
+  await A.fs.flushAll();
+  assert.ok(used(await A.fs.statfs()) >= BigInt(3 << 20), "stored bytes are accounted");
+}));
+
 test("close-to-open without leases: a re-open sees what another mount wrote and closed", T, () => withServer(async (s) => {
   const A = agent(s);
   const B = agent(s);
